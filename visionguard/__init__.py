@@ -1,0 +1,21 @@
+"""VisionGuard: find counterfeit marketplace listings from their photos."""
+
+__version__ = "0.1.0"
+
+from visionguard.errors import DecodeError, VisionGuardError  # noqa: E402
+from visionguard.index import GalleryIndex, build_index  # noqa: E402
+from visionguard.results import AlteredName, BrandMention, OcrToken, ScanResult  # noqa: E402
+from visionguard.scanner import Scanner  # noqa: E402
+
+__all__ = [
+    "AlteredName",
+    "BrandMention",
+    "DecodeError",
+    "GalleryIndex",
+    "OcrToken",
+    "ScanResult",
+    "Scanner",
+    "VisionGuardError",
+    "__version__",
+    "build_index",
+]

@@ -1,0 +1,3 @@
+from visionguard.cli import main
+
+main()

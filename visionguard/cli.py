@@ -1,0 +1,190 @@
+"""Command-line interface: a thin layer over the Python API.
+
+User mistakes print one line and exit with code 2; bad images are result lines, not errors.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from visionguard import __version__
+from visionguard.errors import VisionGuardError
+
+app = typer.Typer(
+    help="Find counterfeit listings from their photos: logos, altered brand names, stolen photos.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Build and inspect gallery indexes.", no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"visionguard {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Optional[bool] = typer.Option(
+        None, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """VisionGuard command line."""
+
+
+class _Progress:
+    """A one-line progress display with rate and ETA on a terminal; silent in a pipe."""
+
+    def __init__(self, total: int | None, label: str, enabled: bool) -> None:
+        self.total, self.label, self.enabled = total, label, enabled and sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self.done = 0
+
+    def update(self, done: int, total: int | None = None) -> None:
+        self.done, self.total = done, total or self.total
+        if not self.enabled:
+            return
+        rate = done / max(time.perf_counter() - self.started, 1e-9)
+        if self.total:
+            eta = (self.total - done) / rate if rate > 0 else 0
+            text = f"{self.label} {done}/{self.total}  {rate:.1f} img/s  ETA {eta:.0f}s"
+        else:
+            text = f"{self.label} {done}  {rate:.1f} img/s"
+        sys.stderr.write("\r" + text.ljust(60))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+@index_app.command("build")
+def index_build(
+    gallery_dir: Path = typer.Argument(..., help="Gallery folder: GALLERY/<brand_id>/*.jpg|png, optional brands.json."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the index to."),
+    model: str = typer.Option(None, "--model", help="Embedding model name (default: the shipped default)."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
+) -> None:
+    """Embed a gallery of genuine brand images into a searchable FAISS index."""
+    from visionguard.index import build_index
+    from visionguard.models import DEFAULT_MODEL
+
+    progress = _Progress(None, "indexing", enabled=True)
+    try:
+        index = build_index(gallery_dir, out, model=model or DEFAULT_MODEL, batch_size=batch_size, progress=progress.update)
+    except VisionGuardError as error:
+        progress.close()
+        _fail(str(error))
+    progress.close()
+    typer.echo(
+        f"indexed {len(index)} images of {len(index.brands)} brands with {index.model['name']} "
+        f"({index.model['dim']}-d) into {out}"
+        + (f"; skipped {len(index.skipped)} unreadable images" if index.skipped else "")
+    )
+
+
+@index_app.command("info")
+def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> None:
+    """Describe an index: model, size and brands."""
+    from visionguard.index import GalleryIndex
+
+    try:
+        index = GalleryIndex.load(index_dir)
+    except VisionGuardError as error:
+        _fail(str(error))
+    counts = Counter(index.brand_of)
+    typer.echo(f"model: {index.model['name']} ({index.model['dim']}-d, sha256 {index.model['checksum'][:12]})")
+    typer.echo(f"images: {len(index)}   brands: {len(index.brands)}")
+    for brand in index.brands.values():
+        aliases = f" (aliases: {', '.join(brand.aliases)})" if brand.aliases else ""
+        typer.echo(f"  {brand.id}: {brand.name}{aliases}, {counts[brand.id]} images")
+
+
+@app.command("scan")
+def scan(
+    input_dir: Path = typer.Argument(..., help="Folder of listing images, walked recursively."),
+    index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
+    out: Path = typer.Option(..., "--out", "-o", help="Results file, one JSON object per input image."),
+    ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text in the images (brand names, imitations)."),
+    model: str = typer.Option(None, "--model", help="Embedding model; must be the one the index was built with."),
+    batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per batch."),
+    summary: bool = typer.Option(True, "--summary/--no-summary", help="Print a summary table at the end."),
+) -> None:
+    """Scan listing photos for brands, altered brand names and copies of genuine photos."""
+    from visionguard.scanner import Scanner
+    from visionguard.sinks import JsonlSink
+    from visionguard.sources import count_image_files
+
+    started = time.perf_counter()
+    counts: Counter[str] = Counter()
+    flagged: list[tuple[float, str, str]] = []
+    progress = None
+    try:
+        total = count_image_files(input_dir)
+        scanner = Scanner.load(index, model=model, ocr=ocr, batch_size=batch_size)
+        progress = _Progress(total, "scanning", enabled=True)
+        with JsonlSink(out) as sink:
+            for result in scanner.scan_folder(input_dir):
+                sink.write(result)
+                counts[result.status] += 1
+                counts["brand"] += result.brand is not None
+                counts["altered"] += bool(result.altered)
+                counts["duplicate"] += result.duplicate_of is not None
+                if result.risk >= 0.5:
+                    counts["high_risk"] += 1
+                if result.status == "error" or result.risk > 0:
+                    flagged.append((result.risk, result.path, result.error or "; ".join(result.reasons)))
+                progress.update(sink.count)
+    except VisionGuardError as error:
+        if progress:
+            progress.close()
+        _fail(str(error))
+    except KeyboardInterrupt:
+        if progress:
+            progress.close()
+        _fail(f"interrupted; the results written so far are in {out}", code=130)
+    progress.close()
+    elapsed = time.perf_counter() - started
+    scanned = counts["ok"] + counts["error"]
+    if summary:
+        _print_summary(scanned, counts, flagged, elapsed, out)
+
+
+def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    table = Table(title=f"VisionGuard scan: {scanned} images -> {out}", show_lines=False)
+    for column in ("risk", "path", "why"):
+        table.add_column(column, overflow="fold")
+    for risk, path, why in sorted(flagged, key=lambda row: (-row[0], row[1]))[:25]:
+        table.add_row("error" if risk == 0 and why and not why.startswith("text") else f"{risk:.2f}", path, why)
+    console.print(table)
+    console.print(
+        f"ok {counts['ok']}  errors {counts['error']}  branded {counts['brand']}  altered names {counts['altered']}  "
+        f"copied photos {counts['duplicate']}  high risk (>=0.5) {counts['high_risk']}  "
+        f"| {elapsed:.1f}s, {scanned / max(elapsed, 1e-9):.2f} images/s (model and OCR loading included)"
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Turn whatever a listing hands us into an upright 8-bit RGB array, or a clear `DecodeError`.
+
+Real image dumps hold corrupt, truncated, empty, huge and strange files (CMYK, 16-bit,
+palette with transparency, animated, EXIF-rotated). Each one either decodes to a sane RGB
+array or raises `DecodeError` with a message fit for a result line.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from visionguard.errors import DecodeError
+
+ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+
+#: Pixel count above which an image is refused as a likely decompression bomb (Pillow's own limit).
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+#: Images are shrunk so that their longer side is at most this; nothing downstream needs more.
+MAX_SIDE = 2048
+
+
+
+def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Decode a path, bytes, PIL image or array into an (H, W, 3) uint8 RGB array, upright."""
+    if isinstance(source, np.ndarray):
+        return _from_array(source)
+    if isinstance(source, Image.Image):
+        return _to_rgb_array(source, max_side)
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise DecodeError("empty data (0 bytes)")
+        return _open_and_convert(io.BytesIO(source), max_side)
+    path = Path(source)
+    try:
+        size = path.stat().st_size
+    except OSError as error:
+        raise DecodeError(f"cannot read file: {error.strerror or error}") from None
+    if size == 0:
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        with open(path, "rb") as handle:
+            return _open_and_convert(handle, max_side)
+    except OSError as error:
+        if isinstance(error, (PermissionError, FileNotFoundError, IsADirectoryError)):
+            raise DecodeError(f"cannot read file: {error.strerror or error}") from None
+        raise
+
+
+def _open_and_convert(handle, max_side: int) -> np.ndarray:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(handle)
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise DecodeError(
+                    f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS} "
+                    "(possible decompression bomb)"
+                )
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # animated: scan the first frame
+            if image.format == "JPEG" and max(width, height) > 2 * max_side:
+                image.draft("RGB", (max_side, max_side))  # cheap reduced-size JPEG decoding
+            return _to_rgb_array(image, max_side)
+    except DecodeError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise DecodeError(f"possible decompression bomb: {error}") from None
+    except Image.UnidentifiedImageError:
+        raise DecodeError("not an image, or an image format that is not supported") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
+        raise DecodeError(f"corrupt or truncated image: {error}") from None
+
+
+def _to_rgb_array(image: Image.Image, max_side: int) -> np.ndarray:
+    image.load()
+    image = ImageOps.exif_transpose(image)
+    image = _to_rgb(image)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    array = np.asarray(image, dtype=np.uint8)
+    if array.ndim != 3 or array.shape[2] != 3 or array.size == 0:
+        raise DecodeError(f"unexpected decoded shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to RGB; transparency is flattened onto white, as marketplaces show it."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
+        return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if mode != "RGB":
+        return image.convert("RGB")
+    return image
+
+
+def _from_array(array: np.ndarray) -> np.ndarray:
+    """Accept HxW, HxWx1, HxWx3 (RGB) or HxWx4 (RGBA) arrays of any numeric dtype."""
+    if array.size == 0:
+        raise DecodeError("empty array")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise DecodeError(f"array of shape {array.shape} is not an image (expected HxW, HxWx3 or HxWx4)")
+    if array.dtype != np.uint8:
+        values = array.astype(np.float64)
+        high = values.max()
+        values = values * 255.0 if high <= 1.0 else values / (65535.0 if high > 255 else 1.0) * 255.0
+        array = np.clip(values, 0, 255).astype(np.uint8)
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif array.shape[2] == 4:
+        return _to_rgb_array(Image.fromarray(array, "RGBA"), MAX_SIDE)
+    return np.ascontiguousarray(array)

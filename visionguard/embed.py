@@ -1,0 +1,77 @@
+"""Embed a listing photo as a whole and as overlapping crops.
+
+A logo covering a fifth of a photo barely moves a whole-image embedding: the scene
+dominates. Crops that roughly frame the logo let the gallery's logo images match. The
+whole-image vector serves stolen-photo (near-duplicate) search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from visionguard.models import EmbeddingModel
+
+Box = tuple[int, int, int, int]
+
+#: Crop windows as fractions of the image: (size, stride). 0.5/0.25 gives a 3x3 grid.
+CROP_GRID: tuple[tuple[float, float], ...] = ((0.5, 0.25),)
+
+
+@dataclass
+class ImageEmbedding:
+    whole: np.ndarray  # (dim,)
+    crops: np.ndarray  # (n_crops, dim)
+    boxes: list[Box]
+
+
+def crop_boxes(width: int, height: int, grid: tuple[tuple[float, float], ...] = CROP_GRID) -> list[Box]:
+    """Square-ish windows over the image, so a logo anywhere falls mostly inside one."""
+    boxes: list[Box] = []
+    for size, stride in grid:
+        w, h = max(1, round(width * size)), max(1, round(height * size))
+        steps = int(round((1.0 - size) / stride)) + 1
+        for row in range(steps):
+            for col in range(steps):
+                x0, y0 = round(width * stride * col), round(height * stride * row)
+                boxes.append((x0, y0, min(width, x0 + w), min(height, y0 + h)))
+    return boxes
+
+
+def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float = 0.2) -> np.ndarray:
+    """Cut a flat frame (uniform rows/columns at the edges) that copy shops add around photos."""
+    height, width = image.shape[:2]
+    if min(height, width) < 32:
+        return image
+    grey = image.mean(axis=2, dtype=np.float32)
+    flat_rows = np.abs(grey - grey[:, :1]).max(axis=1) < tolerance
+    flat_rows &= np.abs(grey[:, 0] - grey[0, 0]) < tolerance
+    flat_cols = np.abs(grey - grey[:1, :]).max(axis=0) < tolerance
+    flat_cols &= np.abs(grey[0, :] - grey[0, 0]) < tolerance
+
+    def run(flags: np.ndarray) -> int:
+        limit = int(len(flags) * max_fraction)
+        count = int(np.argmin(flags[:limit])) if limit and not flags[:limit].all() else limit
+        return count
+
+    top, bottom = run(flat_rows), run(flat_rows[::-1])
+    left, right = run(flat_cols), run(flat_cols[::-1])
+    return image[top : height - bottom, left : width - right]
+
+
+def embed_images(model: EmbeddingModel, images: list[np.ndarray]) -> list[ImageEmbedding]:
+    """Whole-image and crop vectors for a batch of images, in one batched model pass."""
+    views: list[np.ndarray] = []
+    spans: list[tuple[int, list[Box]]] = []
+    for image in images:
+        height, width = image.shape[:2]
+        boxes = crop_boxes(width, height) if min(width, height) >= 64 else []
+        spans.append((len(views), boxes))
+        views.append(trim_border(image))
+        views.extend(image[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes)
+    vectors = model.embed(views)
+    return [
+        ImageEmbedding(whole=vectors[start], crops=vectors[start + 1 : start + 1 + len(boxes)], boxes=boxes)
+        for start, boxes in spans
+    ]

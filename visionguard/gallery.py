@@ -1,0 +1,86 @@
+"""Read a gallery folder: `GALLERY/<brand_id>/*.jpg|png` plus an optional `brands.json`."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from visionguard.errors import GalleryError
+from visionguard.sources import display_path, is_image_name
+
+
+@dataclass(frozen=True)
+class Brand:
+    """A brand in the catalogue: its folder id, display name and other names it goes by."""
+
+    id: str
+    name: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "aliases": list(self.aliases)}
+
+
+@dataclass
+class Gallery:
+    root: Path
+    brands: dict[str, Brand]
+    images: list[tuple[str, str]] = field(default_factory=list)  # (gallery-relative path, brand id)
+
+
+def default_display_name(brand_id: str) -> str:
+    return brand_id.replace("-", " ").replace("_", " ").strip()
+
+
+def read_gallery(root: str | os.PathLike) -> Gallery:
+    """List the gallery's brands and images; every user mistake becomes one GalleryError."""
+    root = Path(root)
+    if not root.exists():
+        raise GalleryError(f"gallery folder '{root}' does not exist")
+    if not root.is_dir():
+        raise GalleryError(f"gallery '{root}' is not a folder")
+    brand_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not brand_dirs:
+        raise GalleryError(f"gallery '{root}' has no brand folders; expected GALLERY/<brand_id>/<images>")
+    overrides = _read_brands_json(root / "brands.json")
+    brands: dict[str, Brand] = {}
+    images: list[tuple[str, str]] = []
+    for brand_dir in brand_dirs:
+        files = sorted(
+            p for p in brand_dir.rglob("*") if p.is_file() and is_image_name(p.name)
+        )
+        if not files:
+            raise GalleryError(f"brand folder '{brand_dir.name}' in gallery '{root}' has no images")
+        info = overrides.get(brand_dir.name, {})
+        brands[brand_dir.name] = Brand(
+            id=brand_dir.name,
+            name=str(info.get("name") or default_display_name(brand_dir.name)),
+            aliases=tuple(str(a) for a in info.get("aliases", [])),
+        )
+        images.extend((display_path(os.path.relpath(p, root)), brand_dir.name) for p in files)
+    return Gallery(root=root, brands=brands, images=images)
+
+
+def _read_brands_json(path: Path) -> dict[str, dict]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise GalleryError(f"cannot read '{path}': {error}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise GalleryError(
+            f"'{path}' must map brand ids to objects, e.g. "
+            '{"louis-vuitton": {"name": "Louis Vuitton", "aliases": ["LV"]}}'
+        )
+    for brand_id, info in data.items():
+        aliases = info.get("aliases", [])
+        if not isinstance(aliases, list):
+            raise GalleryError(f"'{path}': aliases of '{brand_id}' must be a list of strings")
+    return data

@@ -1,0 +1,69 @@
+"""The embedding-model interface: images in, L2-normalised float32 vectors out.
+
+The base class does the shared work (resizing, normalising, batching, L2 normalisation);
+a model only says how to turn a float tensor batch into features. The index records the
+model's name and checksum, so a scan never mixes vectors of two different models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+
+
+class EmbeddingModel(ABC):
+    """Maps RGB uint8 images to unit-length vectors; cosine similarity = inner product."""
+
+    name: str
+    dim: int
+    input_size: int = 224
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    batch_size: int = 32
+
+    def __init__(self, checksum: str) -> None:
+        self.checksum = checksum
+
+    @abstractmethod
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """(N, 3, S, S) normalised float tensor -> (N, dim) features."""
+
+    def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Embed RGB uint8 arrays of any size; returns (N, dim) float32 unit vectors."""
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                batch = self._preprocess(images[start : start + self.batch_size])
+                chunks.append(self._forward(batch).float().numpy())
+        vectors = np.concatenate(chunks).astype(np.float32, copy=False)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.maximum(norms, 1e-12)
+
+    def _preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+        size = self.input_size
+        batch = np.empty((len(images), size, size, 3), dtype=np.float32)
+        for i, image in enumerate(images):
+            interpolation = cv2.INTER_AREA if min(image.shape[:2]) > size else cv2.INTER_LINEAR
+            batch[i] = cv2.resize(image, (size, size), interpolation=interpolation)
+        batch = (batch / 255.0 - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+
+    def describe(self) -> dict:
+        """What the index stores to recognise this model later."""
+        return {"name": self.name, "checksum": self.checksum, "dim": self.dim, "input_size": self.input_size}
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,80 @@
+"""`ScanResult`: the one record every stage of the scan fills in and every sink writes.
+
+`ScanResult.to_dict()` is exactly one line of RESULTS.jsonl, so the Python API and the
+CLI can never disagree about the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass
+class OcrToken:
+    """One piece of text the OCR engine read, with its confidence and box (x0, y0, x1, y1)."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]
+
+
+@dataclass
+class AlteredName:
+    """Text that imitates a brand name without spelling it correctly."""
+
+    text: str
+    brand: str
+    kind: str  # e.g. "look-alike", "substitution", "transposition"
+    changes: list[str]  # e.g. ["look-alike d->b"]
+    score: float
+
+
+@dataclass
+class BrandMention:
+    """A correctly spelled brand name or alias found in the text."""
+
+    text: str
+    brand: str
+    confidence: float
+
+
+@dataclass
+class ScanResult:
+    """Everything the scan learned about one listing image."""
+
+    path: str
+    status: Literal["ok", "error"] = "ok"
+    error: str | None = None
+    brand: str | None = None
+    brand_score: float = 0.0
+    brand_source: str | None = None  # "logo", "photo" or "text"
+    altered: list[AlteredName] = field(default_factory=list)
+    mentions: list[BrandMention] = field(default_factory=list)
+    duplicate_of: str | None = None
+    duplicate_score: float = 0.0
+    risk: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    ocr: list[OcrToken] = field(default_factory=list)
+    width: int | None = None
+    height: int | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def failed(cls, path: str, message: str) -> "ScanResult":
+        return cls(path=path, status="error", error=message)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["brand_score"] = round(float(self.brand_score), 4)
+        data["duplicate_score"] = round(float(self.duplicate_score), 4)
+        data["risk"] = round(float(self.risk), 4)
+        data["timings_ms"] = {k: round(v, 2) for k, v in self.timings_ms.items()}
+        for token in data["ocr"]:
+            token["confidence"] = round(float(token["confidence"]), 4)
+            token["box"] = [int(v) for v in token["box"]]
+        for item in data["altered"]:
+            item["score"] = round(float(item["score"]), 4)
+        for item in data["mentions"]:
+            item["confidence"] = round(float(item["confidence"]), 4)
+        return data

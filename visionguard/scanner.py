@@ -1,0 +1,165 @@
+"""`Scanner`: the scan pipeline, top to bottom.
+
+source -> decode -> embed -> search -> OCR -> text match -> score -> (sink)
+
+Images travel in small batches so the model and FAISS work batched; a failure in any
+stage for one image becomes that image's error result and the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from visionguard.decode import ImageInput, decode
+from visionguard.embed import embed_images
+from visionguard.errors import DecodeError
+from visionguard.index import GalleryIndex
+from visionguard.models import EmbeddingModel, create_model
+from visionguard.results import ScanResult
+from visionguard.score import apply_evidence
+from visionguard.search import SearchThresholds, VisualMatch, search_gallery
+from visionguard.sources import iter_image_files
+from visionguard.text import BrandCatalog, match_tokens
+
+
+@dataclass
+class ScanOptions:
+    ocr: bool = True
+    batch_size: int = 8
+    thresholds: SearchThresholds = field(default_factory=SearchThresholds)
+
+
+@dataclass
+class _Item:
+    result: ScanResult
+    image: np.ndarray | None = None
+
+
+class Scanner:
+    """Scans listing images against a gallery index. Load once, scan many."""
+
+    def __init__(
+        self,
+        index: GalleryIndex,
+        model: EmbeddingModel,
+        options: ScanOptions | None = None,
+        ocr_engine=None,
+        index_dir: str | os.PathLike = "",
+    ) -> None:
+        index.check_model(model, index_dir)
+        self.index = index
+        self.model = model
+        self.options = options or ScanOptions()
+        self.catalog = BrandCatalog(index.brands.values())
+        self.brand_names = {b.id: b.name for b in index.brands.values()}
+        self._ocr = ocr_engine
+
+    @classmethod
+    def load(
+        cls, index_dir: str | os.PathLike, model: str | EmbeddingModel | None = None, **options
+    ) -> "Scanner":
+        """Open an index and the model that built it (or `model`, which must match it)."""
+        index = GalleryIndex.load(index_dir)
+        if model is None:
+            model = index.model["name"]
+        embedder = create_model(model) if isinstance(model, str) else model
+        return cls(index, embedder, ScanOptions(**options), index_dir=index_dir)
+
+    @property
+    def ocr_engine(self):
+        """EasyOCR is loaded on first use: it takes seconds and most of the memory."""
+        if self._ocr is None and self.options.ocr:
+            from visionguard.ocr import EasyOcrEngine
+
+            self._ocr = EasyOcrEngine()
+        return self._ocr
+
+    # -- public API --------------------------------------------------------------------
+
+    def scan_image(self, source: ImageInput, path: str | None = None) -> ScanResult:
+        """Scan one image: a path, bytes, a PIL image or an RGB/RGBA/grey numpy array."""
+        if path is None:
+            path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<memory>"
+        return next(iter(self._scan_batch([(source, path)])))
+
+    def scan(self, sources: Iterable[ImageInput | tuple[ImageInput, str]]) -> Iterator[ScanResult]:
+        """Stream results for many images, in input order; batched inside."""
+        batch: list[tuple[ImageInput, str]] = []
+        for source in sources:
+            if isinstance(source, tuple):
+                batch.append(source)
+            else:
+                label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"<item {len(batch)}>"
+                batch.append((source, label))
+            if len(batch) >= self.options.batch_size:
+                yield from self._scan_batch(batch)
+                batch = []
+        if batch:
+            yield from self._scan_batch(batch)
+
+    def scan_folder(self, input_dir: str | os.PathLike) -> Iterator[ScanResult]:
+        """Scan every image under a folder; result paths are relative to it, with `/`."""
+        return self.scan(iter_image_files(input_dir))
+
+    # -- stages --------------------------------------------------------------------------
+
+    def _scan_batch(self, batch: list[tuple[ImageInput, str]]) -> list[ScanResult]:
+        items = [self._decode(source, path) for source, path in batch]
+        live = [item for item in items if item.result.status == "ok"]
+        visual = self._search(live)
+        for item, match in zip(live, visual):
+            self._read_and_score(item, match)
+            item.image = None
+        return [item.result for item in items]
+
+    def _decode(self, source: ImageInput, path: str) -> _Item:
+        started = time.perf_counter()
+        try:
+            image = decode(source)
+        except DecodeError as error:
+            return _Item(ScanResult.failed(path, str(error)))
+        except Exception as error:  # noqa: BLE001 - one bad file must not stop a bulk scan
+            return _Item(ScanResult.failed(path, f"cannot decode image: {type(error).__name__}: {error}"))
+        result = ScanResult(path=path, height=image.shape[0], width=image.shape[1])
+        result.timings_ms["decode"] = (time.perf_counter() - started) * 1000
+        return _Item(result, image)
+
+    def _search(self, items: list[_Item]) -> list[VisualMatch | None]:
+        if not items:
+            return []
+        started = time.perf_counter()
+        try:
+            embeddings = embed_images(self.model, [item.image for item in items])
+            matches: list[VisualMatch | None] = search_gallery(self.index, embeddings, self.options.thresholds)
+        except Exception:  # noqa: BLE001 - retry one by one so a single odd image fails alone
+            matches = []
+            for item in items:
+                try:
+                    matches += search_gallery(self.index, embed_images(self.model, [item.image]), self.options.thresholds)
+                except Exception as error:  # noqa: BLE001
+                    item.result = ScanResult.failed(item.result.path, f"embedding failed: {type(error).__name__}: {error}")
+                    matches.append(None)
+        elapsed = (time.perf_counter() - started) * 1000 / len(items)
+        for item in items:
+            item.result.timings_ms["embed_search"] = elapsed
+        return matches
+
+    def _read_and_score(self, item: _Item, visual: VisualMatch | None) -> None:
+        result = item.result
+        if result.status != "ok":
+            return
+        if self.options.ocr:
+            started = time.perf_counter()
+            try:
+                result.ocr = self.ocr_engine.read(item.image)
+            except Exception as error:  # noqa: BLE001
+                item.result = ScanResult.failed(result.path, f"OCR failed: {type(error).__name__}: {error}")
+                return
+            result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
+            result.mentions, result.altered = match_tokens(result.ocr, self.catalog)
+        apply_evidence(result, visual, self.brand_names)

@@ -1,0 +1,72 @@
+"""Search the gallery: which brand's logo a photo shows, and which genuine photo it copies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from visionguard.embed import ImageEmbedding
+from visionguard.index import GalleryIndex
+
+
+@dataclass(frozen=True)
+class SearchThresholds:
+    """Cosine thresholds, calibrated on the demo set for the default model (see README)."""
+
+    logo: float = 0.55  # best crop-to-gallery similarity for a brand to count as seen
+    logo_margin: float = 0.10  # lead over the best other brand
+    duplicate: float = 0.68  # whole photo (flat frame trimmed) vs. a genuine gallery photo
+
+
+@dataclass
+class VisualMatch:
+    brand: str | None = None
+    brand_score: float = 0.0
+    brand_image: str | None = None
+    runner_up_score: float = 0.0
+    duplicate_of: str | None = None
+    duplicate_score: float = 0.0
+    duplicate_brand: str | None = None
+
+
+def search_gallery(
+    index: GalleryIndex, embeddings: list[ImageEmbedding], thresholds: SearchThresholds, k: int = 16
+) -> list[VisualMatch]:
+    """One batched FAISS search for all whole-image and crop vectors of a batch."""
+    if not embeddings:
+        return []
+    queries = np.concatenate([np.vstack([e.whole[None, :], e.crops]) for e in embeddings])
+    scores, ids = index.search(queries, k)
+    matches: list[VisualMatch] = []
+    row = 0
+    for embedding in embeddings:
+        count = 1 + len(embedding.crops)
+        matches.append(_decide(index, scores[row : row + count], ids[row : row + count], thresholds))
+        row += count
+    return matches
+
+
+def _decide(index: GalleryIndex, scores: np.ndarray, ids: np.ndarray, thresholds: SearchThresholds) -> VisualMatch:
+    match = VisualMatch()
+    whole_best = int(ids[0, 0])
+    if whole_best >= 0:
+        match.duplicate_score = float(scores[0, 0])
+        if match.duplicate_score >= thresholds.duplicate:
+            match.duplicate_of = index.paths[whole_best]
+            match.duplicate_brand = index.brand_of[whole_best]
+    best_per_brand: dict[str, tuple[float, int]] = {}
+    for score, gallery_id in zip(scores.ravel().tolist(), ids.ravel().tolist()):
+        if gallery_id < 0:
+            continue
+        brand = index.brand_of[gallery_id]
+        if score > best_per_brand.get(brand, (-1.0, -1))[0]:
+            best_per_brand[brand] = (score, gallery_id)
+    ranked = sorted(best_per_brand.items(), key=lambda item: -item[1][0])
+    if ranked:
+        brand, (score, gallery_id) = ranked[0]
+        runner_up = ranked[1][1][0] if len(ranked) > 1 else 0.0
+        match.brand_score, match.runner_up_score = score, runner_up
+        if score >= thresholds.logo and score - runner_up >= thresholds.logo_margin:
+            match.brand, match.brand_image = brand, index.paths[gallery_id]
+    return match
