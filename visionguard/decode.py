@@ -74,7 +74,7 @@ def _open_and_convert(handle, max_side: int) -> np.ndarray:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise DecodeError(f"possible decompression bomb: {error}") from None
     except Image.UnidentifiedImageError:
-        raise DecodeError("not an image, or an image format that is not supported") from None
+        raise DecodeError("not an image, or its header is corrupt: format not recognised") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as error:
         raise DecodeError(f"corrupt or truncated image: {error}") from None
 

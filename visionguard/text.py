@@ -72,10 +72,12 @@ class BrandCatalog:
         self._by_key = {n.key: n for n in self.names}
 
     def exact(self, text: str) -> _Name | None:
-        """The brand name spelled exactly (case and surrounding punctuation aside), or None."""
-        plain = " ".join(fold(text).split()).strip(" .,:;!?'\"()[]")
+        """The brand name spelled exactly (case and surrounding punctuation aside), or None.
+
+        Deliberately no Unicode folding here: "ａｄｉｄａｓ" (fullwidth) is an imitation, not a mention."""
+        plain = " ".join(text.casefold().split()).strip(" .,:;!?'\"()[]")
         for name in self.names:
-            if plain == " ".join(fold(name.display).split()):
+            if plain == " ".join(name.display.casefold().split()):
                 return name
         return None
 
@@ -181,7 +183,7 @@ def _compare(raw: str, key: str, name: _Name) -> AlteredName | None:
     brand_key = name.key
     if key == brand_key:
         # Same letters, so the spelling game is in separators or scripts: "ADI DAS", "A.D.I.D.A.S", "аdidas".
-        if any(ch in CONFUSABLES for ch in unicodedata.normalize("NFKC", raw).casefold()):
+        if any(ch in CONFUSABLES or unicodedata.normalize("NFKC", ch) != ch for ch in raw.casefold()):
             return AlteredName(raw, name.brand, "confusable", ["characters from another script"], 0.95)
         return AlteredName(raw, name.brand, "separators", ["separators inside the name"], 0.9)
     if abs(len(key) - len(brand_key)) > 2:

@@ -1,0 +1,112 @@
+"""Bad input: every strange or broken file gets exactly one result, ok or error with a message."""
+
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from badinputs import exif_rotated_jpeg, make_bad_inputs
+from visionguard.decode import decode
+from visionguard.errors import DecodeError
+
+
+@pytest.fixture(scope="module")
+def bad_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    return folder, make_bad_inputs(folder)
+
+
+@pytest.fixture(scope="module")
+def bad_results(scanner, bad_folder):
+    folder, _ = bad_folder
+    return {r.path: r for r in scanner.scan_folder(folder)}
+
+
+def test_unreadable_file_is_an_error_line(scanner, tmp_path):
+    path = tmp_path / "locked.jpg"
+    Image.new("RGB", (50, 50)).save(path)
+    os.chmod(path, 0)
+    if os.geteuid() != 0:
+        result = scanner.scan_image(path)
+    else:  # root reads any file: try as an unprivileged user, as a scan service would run
+        os.chmod(tmp_path, 0o755)
+        for parent in tmp_path.parents:
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+        os.seteuid(65534)
+        try:
+            result = scanner.scan_image(path)
+        finally:
+            os.seteuid(0)
+    assert result.status == "error" and "cannot read file" in result.error
+
+
+def test_every_bad_input_gets_exactly_one_result(bad_folder, bad_results):
+    _, expected = bad_folder
+    assert sorted(bad_results) == sorted(expected)
+    for name, status in expected.items():
+        result = bad_results[name]
+        assert result.status == status, (name, result.error)
+        if status == "error":
+            assert result.error and len(result.error) > 10, name
+        else:
+            assert result.error is None and result.width and result.height
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [
+        ("corrupt.jpg", "header is corrupt"),
+        ("truncated.jpg", "truncated"),
+        ("zero_bytes.png", "empty"),
+        ("not_an_image.jpg", "not an image"),
+        ("broken_link.jpg", "cannot read file"),
+        ("bomb.png", "decompression bomb"),
+    ],
+)
+def test_error_messages_say_what_is_wrong(bad_results, name, words):
+    assert words in bad_results[name].error
+
+
+def test_exif_rotated_photo_is_scanned_upright(bad_results):
+    result = bad_results["rotated_exif.jpg"]
+    assert (result.width, result.height) == (640, 480)
+    assert [a.brand for a in result.altered] == ["adidas"], [t.text for t in result.ocr]
+
+
+def test_modes_decode_to_rgb_uint8():
+    base = Image.new("RGB", (40, 30), (10, 200, 30))
+    for mode in ("CMYK", "L", "LA", "P", "RGBA", "I", "F", "1"):
+        array = decode(base.convert(mode))
+        assert array.shape == (30, 40, 3) and array.dtype == np.uint8, mode
+
+
+def test_transparency_is_flattened_on_white():
+    image = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    assert decode(image)[0, 0].tolist() == [255, 255, 255]
+
+
+def test_animated_gif_uses_first_frame():
+    frames = [Image.new("RGB", (8, 8), (255, 0, 0)), Image.new("RGB", (8, 8), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    pixel = decode(buffer.getvalue())[4, 4]
+    assert pixel[0] > 200 and pixel[2] < 50
+
+
+def test_exif_orientation_is_applied():
+    assert decode(exif_rotated_jpeg()).shape == (480, 640, 3)
+
+
+def test_arrays_of_other_dtypes_and_shapes():
+    assert decode(np.zeros((5, 6), np.uint16)).shape == (5, 6, 3)
+    assert decode(np.ones((5, 6, 4), np.float32)).shape == (5, 6, 3)
+    with pytest.raises(DecodeError):
+        decode(np.zeros((5, 6, 7)))
+    with pytest.raises(DecodeError):
+        decode(b"")
+
+
+def test_huge_images_are_shrunk():
+    assert max(decode(Image.new("RGB", (5000, 100))).shape[:2]) == 2048
