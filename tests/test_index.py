@@ -1,0 +1,104 @@
+"""Index build and load with the real model and FAISS; gallery and index mistakes are one sentence."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visionguard import GalleryIndex, Scanner, build_index
+from visionguard.errors import GalleryError, IndexLoadError
+
+
+def test_index_is_self_describing(index_dir, gallery_dir):
+    meta = json.loads((index_dir / "index.json").read_text())
+    assert meta["model"]["name"] == "efficientnet-lite0-imagenet"
+    assert len(meta["model"]["checksum"]) == 64 and meta["model"]["dim"] == 1280
+    assert set(meta["brands"]) == {"adidas", "nike", "puma", "fujifilm", "samsung", "new-balance"}
+    assert meta["brands"]["new-balance"] == {"name": "New Balance", "aliases": ["NB"]}
+    paths = [item["path"] for item in meta["images"]]
+    assert "nike/product_1.jpg" in paths and all((gallery_dir / p).exists() for p in paths)
+    assert not list(index_dir.glob("*.pkl"))
+
+
+def test_loaded_index_finds_each_gallery_image_as_its_own_nearest(index_dir, scanner):
+    index = GalleryIndex.load(index_dir)
+    vectors = index.vectors.reconstruct_n(0, len(index))
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    scores, ids = index.search(vectors, 1)
+    assert np.all(scores[:, 0] > 0.999)  # (adidas' black and colour logos are the same image)
+    assert [index.brand_of[i] for i in ids[:, 0]] == index.brand_of
+
+
+def test_display_name_defaults_to_folder_name(tmp_path):
+    (tmp_path / "g" / "louis_vuitton-paris").mkdir(parents=True)
+    Image.new("RGB", (64, 64), (120, 60, 20)).save(tmp_path / "g" / "louis_vuitton-paris" / "a.png")
+    index = build_index(tmp_path / "g", tmp_path / "i")
+    assert index.brands["louis_vuitton-paris"].name == "louis vuitton paris"
+
+
+def _gallery(tmp_path, brands: dict[str, int]):
+    root = tmp_path / "gallery"
+    for brand, count in brands.items():
+        (root / brand).mkdir(parents=True)
+        for k in range(count):
+            Image.new("RGB", (64, 64), (k * 40, 100, 200)).save(root / brand / f"{k}.png")
+    return root
+
+
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (lambda t: t / "missing", "does not exist"),
+        (lambda t: (t / "empty").mkdir() or t / "empty", "has no brand folders"),
+        (lambda t: _gallery(t, {"acme": 1, "hollow": 0}), "'hollow' in gallery"),
+    ],
+)
+def test_gallery_mistakes_are_one_clear_sentence(tmp_path, setup, message):
+    with pytest.raises(GalleryError, match=message):
+        build_index(setup(tmp_path), tmp_path / "out")
+
+
+def test_gallery_without_readable_images(tmp_path):
+    root = tmp_path / "gallery"
+    (root / "acme").mkdir(parents=True)
+    (root / "acme" / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(GalleryError, match="no readable image"):
+        build_index(root, tmp_path / "out")
+
+
+def test_unreadable_gallery_images_are_skipped_and_recorded(tmp_path):
+    root = _gallery(tmp_path, {"acme": 2})
+    (root / "acme" / "broken.jpg").write_bytes(b"not a jpeg")
+    index = build_index(root, tmp_path / "out")
+    assert len(index) == 2 and index.skipped[0]["path"] == "acme/broken.jpg"
+
+
+def test_bad_brands_json(tmp_path):
+    root = _gallery(tmp_path, {"acme": 1})
+    (root / "brands.json").write_text("{not json")
+    with pytest.raises(GalleryError, match="brands.json"):
+        build_index(root, tmp_path / "out")
+
+
+def test_scan_refuses_an_index_built_by_another_model(index_dir, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(index_dir, copy)
+    meta = json.loads((copy / "index.json").read_text())
+    meta["model"]["checksum"] = "0" * 64
+    (copy / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexLoadError, match="was built with model"):
+        Scanner.load(copy)
+
+
+@pytest.mark.parametrize("damage", ["missing", "not_index", "corrupt"])
+def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
+    target = tmp_path / "index"
+    if damage == "not_index":
+        target.mkdir()
+    elif damage == "corrupt":
+        shutil.copytree(index_dir, target)
+        (target / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexLoadError):
+        GalleryIndex.load(target)

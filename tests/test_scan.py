@@ -1,0 +1,101 @@
+"""End to end through the Python API: real model, FAISS and EasyOCR on generated listings."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from visionguard import ScanResult
+from visionguard.sinks import JsonlSink
+
+REQUIRED = {"path", "status", "error", "brand", "brand_score", "altered", "duplicate_of", "risk", "reasons"}
+
+
+def test_one_result_per_listing(listings, listing_results):
+    _, specs = listings
+    assert sorted(listing_results) == sorted(specs)
+
+
+@pytest.mark.parametrize(
+    "name", ["logo_adidas.jpg", "logo_puma.jpg", "text_nike.jpg", "copy_of_nike_product.jpg", "clean_photo.jpg", "text_nice_deal.jpg"]
+)
+def test_brand_is_recognised_or_absent_as_expected(listings, listing_results, name):
+    spec, result = listings[1][name], listing_results[name]
+    assert result.status == "ok"
+    assert result.brand == spec.brand, (result.brand, result.brand_score, result.reasons)
+    if spec.brand:
+        assert 0 < result.brand_score <= 1
+
+
+def test_logo_is_recognised_from_the_logo(listing_results):
+    result = listing_results["logo_adidas.jpg"]
+    assert result.brand_source == "logo" and any("adidas logo" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize("name, brand, change", [("text_adibas.jpg", "adidas", "look-alike d->b"), ("text_samsunq.jpg", "samsung", "look-alike g->q")])
+def test_altered_names_are_flagged_with_reasons(listing_results, name, brand, change):
+    result = listing_results[name]
+    assert [a.brand for a in result.altered] == [brand]
+    assert result.risk >= 0.8
+    assert any(change in reason and brand in reason for reason in result.reasons), result.reasons
+
+
+def test_correct_spelling_is_a_mention_not_an_imitation(listing_results):
+    result = listing_results["text_nike.jpg"]
+    assert result.altered == [] and result.brand_source == "text" and result.risk < 0.5
+
+
+def test_copied_gallery_photo_is_found(listing_results):
+    result = listing_results["copy_of_nike_product.jpg"]
+    assert result.duplicate_of == "nike/product_1.jpg" and result.risk >= 0.5
+    for name, other in listing_results.items():
+        if name != "copy_of_nike_product.jpg":
+            assert other.duplicate_of is None, name
+
+
+def test_clean_and_honest_photos_are_low_risk(listing_results):
+    for name in ("clean_photo.jpg", "text_nice_deal.jpg"):
+        result = listing_results[name]
+        assert result.risk == 0.0 and result.altered == [] and result.reasons == [], name
+
+
+def test_corrupt_file_is_an_error_line(listing_results):
+    result = listing_results["corrupt.jpg"]
+    assert result.status == "error" and result.error and result.risk == 0.0
+
+
+def test_every_result_speaks_the_jsonl_contract(listing_results):
+    for result in listing_results.values():
+        data = json.loads(json.dumps(result.to_dict()))
+        assert REQUIRED <= set(data)
+        assert data["status"] in ("ok", "error")
+        assert isinstance(data["brand_score"], float) and 0.0 <= data["risk"] <= 1.0
+        assert all(isinstance(r, str) for r in data["reasons"])
+        for item in data["altered"]:
+            assert {"text", "brand", "kind", "changes", "score"} <= set(item)
+
+
+def test_scan_image_accepts_path_pil_array_and_bytes(scanner, listings):
+    folder, _ = listings
+    path = folder / "text_adibas.jpg"
+    data = path.read_bytes()
+    image = Image.open(io.BytesIO(data))
+    for source in (path, str(path), data, image, np.asarray(image.convert("RGB"))):
+        result = scanner.scan_image(source)
+        assert isinstance(result, ScanResult) and [a.brand for a in result.altered] == ["adidas"], type(source)
+
+
+def test_scan_streams_in_input_order(scanner, listings):
+    folder, _ = listings
+    paths = sorted(folder.glob("*.jpg"))
+    results = list(scanner.scan(paths))
+    assert [r.path for r in results] == [str(p) for p in paths]
+
+
+def test_sink_flushes_every_line(tmp_path):
+    out = tmp_path / "r.jsonl"
+    with JsonlSink(out) as sink:
+        sink.write(ScanResult(path="a.jpg"))
+        assert json.loads(out.read_text().splitlines()[0])["path"] == "a.jpg"  # on disk before close
