@@ -1,0 +1,77 @@
+"""The CLI contract, run as a real subprocess: exit codes, one JSON line per input, no tracebacks."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from badinputs import make_bad_inputs
+
+CLI = [sys.executable, "-m", "visionguard"]
+
+
+def run(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def test_version():
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.startswith("visionguard ")
+
+
+@pytest.mark.parametrize("command", [[], ["index"], ["index", "build"], ["index", "info"], ["scan"]])
+def test_help_on_every_command(command):
+    done = run(*command, "--help")
+    assert done.returncode == 0 and "Usage" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["index", "build", "/nonexistent/gallery", "--out", "/tmp/x"], "does not exist"),
+        (["scan", "/nonexistent/listings", "--index", "/tmp/x", "--out", "/tmp/r.jsonl"], "does not exist"),
+        (["index", "info", "/nonexistent/index"], "does not exist"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_2(args, message):
+    done = run(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert message in done.stderr
+
+
+def test_scan_with_a_folder_that_is_not_an_index(tmp_path, listings):
+    folder, _ = listings
+    done = run("scan", folder, "--index", tmp_path, "--out", tmp_path / "r.jsonl")
+    assert done.returncode == 2 and "not a VisionGuard index" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_build_then_scan_writes_one_line_per_input(tmp_path, gallery_dir, listings):
+    index = tmp_path / "index"
+    done = run("index", "build", gallery_dir, "--out", index)
+    assert done.returncode == 0, done.stderr
+    assert "indexed 19 images of 6 brands" in done.stdout
+
+    inputs = tmp_path / "inputs"
+    shutil.copytree(listings[0], inputs / "listings")
+    expected_bad = make_bad_inputs(inputs / "nested" / "bad")
+    (inputs / "notes.txt").write_text("not scanned: not an image extension")
+    (inputs / "UPPER.JPG").write_bytes((listings[0] / "text_nike.jpg").read_bytes())
+    out = tmp_path / "results.jsonl"
+    done = run("scan", inputs, "--index", index, "--out", out)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    paths = [line["path"] for line in lines]
+    expected = {f"listings/{p.name}" for p in listings[0].glob("*.jpg")}
+    expected |= {f"nested/bad/{name}" for name in expected_bad} | {"UPPER.JPG"}
+    assert sorted(paths) == sorted(expected) and len(paths) == len(set(paths))
+    by_path = {line["path"]: line for line in lines}
+    assert by_path["listings/text_adibas.jpg"]["altered"][0]["brand"] == "adidas"
+    assert by_path["UPPER.JPG"]["brand"] == "nike"
+    assert by_path["nested/bad/caf\\xe9_listing.jpg"]["status"] == "ok"
+    assert by_path["nested/bad/bomb.png"]["status"] == "error"
+    assert "VisionGuard scan" in done.stdout and "errors" in done.stdout
