@@ -131,7 +131,7 @@ def scan(
 
     started = time.perf_counter()
     counts: Counter[str] = Counter()
-    flagged: list[tuple[float, str, str]] = []
+    flagged: list[tuple[str, float, str, str]] = []
     progress = None
     try:
         total = count_image_files(input_dir)
@@ -147,7 +147,7 @@ def scan(
                 if result.risk >= 0.5:
                     counts["high_risk"] += 1
                 if result.status == "error" or result.risk > 0:
-                    flagged.append((result.risk, result.path, result.error or "; ".join(result.reasons)))
+                    flagged.append((result.status, result.risk, result.path, result.error or "; ".join(result.reasons)))
                 progress.update(sink.count)
     except VisionGuardError as error:
         if progress:
@@ -172,8 +172,8 @@ def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float,
     table = Table(title=f"VisionGuard scan: {scanned} images -> {out}", show_lines=False)
     for column in ("risk", "path", "why"):
         table.add_column(column, overflow="fold")
-    for risk, path, why in sorted(flagged, key=lambda row: (-row[0], row[1]))[:25]:
-        table.add_row("error" if risk == 0 and why and not why.startswith("text") else f"{risk:.2f}", path, why)
+    for status, risk, path, why in sorted(flagged, key=lambda row: (row[0] == "error", -row[1], row[2]))[:25]:
+        table.add_row("error" if status == "error" else f"{risk:.2f}", path, why)
     console.print(table)
     console.print(
         f"ok {counts['ok']}  errors {counts['error']}  branded {counts['brand']}  altered names {counts['altered']}  "
