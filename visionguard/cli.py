@@ -90,6 +90,8 @@ def index_build(
         progress.close()
         _fail(str(error))
     progress.close()
+    for item in index.skipped:
+        typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
     typer.echo(
         f"indexed {len(index)} images of {len(index.brands)} brands with {index.model['name']} "
         f"({index.model['dim']}-d) into {out}"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,6 +157,4 @@ def build_index(
         skipped=skipped,
     )
     index.save(out_dir)
-    for item in skipped:
-        print(f"warning: skipped gallery image {item['path']}: {item['error']}", file=sys.stderr)
     return index

@@ -90,11 +90,11 @@ class Scanner:
     def scan(self, sources: Iterable[ImageInput | tuple[ImageInput, str]]) -> Iterator[ScanResult]:
         """Stream results for many images, in input order; batched inside."""
         batch: list[tuple[ImageInput, str]] = []
-        for source in sources:
+        for position, source in enumerate(sources):
             if isinstance(source, tuple):
                 batch.append(source)
             else:
-                label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"<item {len(batch)}>"
+                label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"<item {position}>"
                 batch.append((source, label))
             if len(batch) >= self.options.batch_size:
                 yield from self._scan_batch(batch)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Iterator
 
 from visionguard.errors import VisionGuardError
@@ -43,6 +42,3 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
 def count_image_files(root: str | os.PathLike) -> int:
     return sum(1 for _ in iter_image_files(root))
 
-
-def as_path(value: str | os.PathLike) -> Path:
-    return Path(os.fspath(value))
