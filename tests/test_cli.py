@@ -44,6 +44,12 @@ def test_user_errors_are_one_line_and_exit_2(args, message):
     assert message in done.stderr
 
 
+def test_gallery_with_an_empty_brand_is_exit_2(tmp_path):
+    (tmp_path / "g" / "acme").mkdir(parents=True)
+    done = run("index", "build", tmp_path / "g", "--out", tmp_path / "i")
+    assert done.returncode == 2 and "has no images" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_scan_with_a_folder_that_is_not_an_index(tmp_path, listings):
     folder, _ = listings
     done = run("scan", folder, "--index", tmp_path, "--out", tmp_path / "r.jsonl")
