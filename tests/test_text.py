@@ -71,3 +71,10 @@ def test_split_brand_across_boxes_is_an_imitation():
 def test_alignment_cost_and_description():
     cost, changes, kind = align("adibas", "adidas")
     assert cost == pytest.approx(0.25) and changes == ["look-alike d->b"] and kind == "look-alike"
+
+
+def test_short_alias_needs_a_confident_read():
+    noisy = [OcrToken("NB", 0.3, (0, 0, 30, 20))]
+    clear = [OcrToken("NB", 0.95, (0, 0, 30, 20))]
+    assert match_tokens(noisy, CATALOG) == ([], [])
+    assert [m.brand for m in match_tokens(clear, CATALOG)[0]] == ["new-balance"]

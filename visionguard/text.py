@@ -35,6 +35,8 @@ CONFUSABLES: dict[str, str] = {
     "к": "k", "м": "m", "т": "t", "в": "b", "н": "h", "ο": "o", "α": "a", "ν": "v", "ι": "i", "κ": "k",
     "τ": "t", "ρ": "p", "ε": "e", "υ": "u",
 }
+#: OCR confidence below which a 2-3 letter read is treated as noise (short names hide in textures).
+SHORT_NAME_MIN_CONFIDENCE = 0.6
 #: Zipf frequency at or above which a token is an ordinary word, not an imitation.
 COMMON_WORD_ZIPF = 3.0
 _SEPARATORS = re.compile(r"[\s.\-_·•*'’`,:;/\\]+")
@@ -209,8 +211,10 @@ def match_tokens(tokens: Sequence[OcrToken], catalog: BrandCatalog) -> tuple[lis
     """Brand mentions and imitations among OCR tokens, also across 2-3 neighbouring tokens."""
     mentions: list[BrandMention] = []
     altered: list[AlteredName] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, ...]] = set()
     for text, confidence in _candidates(tokens):
+        if len(squeeze(text)) <= 3 and confidence < SHORT_NAME_MIN_CONFIDENCE:
+            continue
         exact = catalog.exact(text)
         if exact:
             if ("mention", exact.brand) not in seen:
@@ -218,8 +222,8 @@ def match_tokens(tokens: Sequence[OcrToken], catalog: BrandCatalog) -> tuple[lis
                 mentions.append(BrandMention(text, exact.brand, confidence))
             continue
         found = match_imitation(text, catalog)
-        if found and ("altered", found.brand + text) not in seen:
-            seen.add(("altered", found.brand + text))
+        if found and ("altered", found.brand, text) not in seen:
+            seen.add(("altered", found.brand, text))
             altered.append(found)
     mentioned = {m.brand for m in mentions}
     # A split that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation.
