@@ -50,6 +50,13 @@ def test_gallery_with_an_empty_brand_is_exit_2(tmp_path):
     assert done.returncode == 2 and "has no images" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_scan_of_a_folder_without_images_is_exit_2(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "readme.txt").write_text("no images here")
+    done = run("scan", tmp_path / "in", "--index", tmp_path, "--out", tmp_path / "r.jsonl")
+    assert done.returncode == 2 and "has no image files" in done.stderr
+
+
 def test_scan_with_a_folder_that_is_not_an_index(tmp_path, listings):
     folder, _ = listings
     done = run("scan", folder, "--index", tmp_path, "--out", tmp_path / "r.jsonl")

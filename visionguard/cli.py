@@ -137,6 +137,10 @@ def scan(
     progress = None
     try:
         total = count_image_files(input_dir)
+        if total == 0:
+            raise VisionGuardError(
+                f"input folder '{input_dir}' has no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)"
+            )
         scanner = Scanner.load(index, model=model, ocr=ocr, batch_size=batch_size)
         progress = _Progress(total, "scanning", enabled=True)
         with JsonlSink(out) as sink:
