@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from visionguard.errors import VisionGuardError
 from visionguard.results import OcrToken
@@ -23,6 +24,10 @@ from visionguard.results import OcrToken
 OCR_MAX_SIDE = 1280
 #: Images whose shorter side is below this hold no readable text; OCR is skipped.
 OCR_MIN_SIDE = 12
+#: EasyOCR's english_g2 recogniser input height, and its retry rule for faint text.
+_RECOGNISER_HEIGHT = 64
+_CONTRAST_RETRY_BELOW = 0.1
+_RETRY_CONTRAST = 0.5
 
 
 def _md5(path: Path) -> str:
@@ -78,7 +83,12 @@ class EasyOcrEngine:
         )
 
     def read(self, image: np.ndarray) -> list[OcrToken]:
-        """All text boxes in an RGB image, with boxes in the image's own pixel coordinates."""
+        """All text boxes in an RGB image, with boxes in the image's own pixel coordinates.
+
+        Same detector and recogniser settings as EasyOCR's `readtext` on the CPU (one box at a
+        time, a contrast-boosted second try below 0.1 confidence), but the recogniser's
+        per-character probabilities are kept as `OcrToken.alternatives`.
+        """
         height, width = image.shape[:2]
         if min(height, width) < OCR_MIN_SIDE:
             return []
@@ -87,13 +97,81 @@ class EasyOcrEngine:
             image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
             if min(image.shape[:2]) < OCR_MIN_SIDE:
                 return []
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "pin_memory ... no accelerator" on every call
-            found = self.reader.readtext(image)
-        tokens = []
-        for corners, text, confidence in found:
-            points = np.asarray(corners, dtype=np.float64) / scale
-            x0, y0 = points.min(axis=0)
-            x1, y1 = points.max(axis=0)
-            tokens.append(OcrToken(text=str(text), confidence=float(confidence), box=(int(x0), int(y0), int(x1), int(y1))))
+            horizontal, free = self.reader.detect(image, reformat=False)
+            tokens = []
+            for corners, text, confidence, alternatives in self._recognize(grey, horizontal[0], free[0]):
+                points = np.asarray(corners, dtype=np.float64) / scale
+                x0, y0 = points.min(axis=0)
+                x1, y1 = points.max(axis=0)
+                box = (int(x0), int(y0), int(x1), int(y1))
+                tokens.append(OcrToken(text, float(confidence), box, alternatives))
         return tokens
+
+    def _recognize(self, grey: np.ndarray, horizontal: list, free: list):
+        from easyocr.utils import get_image_list
+
+        for h_list, f_list in [([box], []) for box in horizontal] + [([], [box]) for box in free]:
+            crops, max_width = get_image_list(h_list, f_list, grey, model_height=_RECOGNISER_HEIGHT)
+            for corners, crop in crops:
+                read = self._read_crop(crop, int(max_width), contrast=0.0)
+                if read[1] < _CONTRAST_RETRY_BELOW:
+                    retry = self._read_crop(crop, int(max_width), contrast=_RETRY_CONTRAST)
+                    read = retry if retry[1] >= read[1] else read
+                yield (corners, *read)
+
+    def _read_crop(self, crop: np.ndarray, width: int, contrast: float) -> tuple[str, float, list[list[tuple[str, float]]]]:
+        import torch
+        from easyocr.recognition import AlignCollate
+
+        batch = AlignCollate(imgH=_RECOGNISER_HEIGHT, imgW=width, keep_ratio_with_pad=True, adjust_contrast=contrast)(
+            [Image.fromarray(crop, "L")]
+        )
+        steps = int(width / 10)
+        with torch.no_grad():
+            logits = self.reader.recognizer(batch, torch.zeros((1, steps + 1), dtype=torch.long))
+            probabilities = torch.softmax(logits, dim=2)[0].numpy()
+        probabilities[:, self._ignored] = 0.0
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return decode_with_alternatives(probabilities, self._characters)
+
+    @property
+    def _characters(self) -> list[str]:
+        return self.reader.converter.character  # index 0 is the CTC blank
+
+    @property
+    def _ignored(self) -> list[int]:
+        if not hasattr(self, "_ignored_cache"):
+            outside = set(self.reader.character) - set(self.reader.lang_char)
+            self._ignored_cache = [self.reader.character.index(ch) + 1 for ch in outside]
+        return self._ignored_cache
+
+
+def decode_with_alternatives(
+    probabilities: np.ndarray, characters: list[str], top: int = 3, floor: float = 0.01
+) -> tuple[str, float, list[list[tuple[str, float]]]]:
+    """Greedy CTC decoding (as EasyOCR's) that also keeps, for every emitted character, the other
+    characters seen at its time steps with their highest probability."""
+    best = probabilities.argmax(axis=1)
+    text: list[str] = []
+    alternatives: list[list[tuple[str, float]]] = []
+    runs: list[list[int]] = []
+    previous = -1
+    for step, index in enumerate(best):
+        if index != 0 and index == previous and runs:
+            runs[-1].append(step)
+        elif index != 0:
+            text.append(characters[index])
+            runs.append([step])
+        previous = index
+    for run, char in zip(runs, text):
+        seen = probabilities[run].max(axis=0)
+        order = np.argsort(seen)[::-1][: top + 2]
+        alternatives.append(
+            [(characters[k], round(float(seen[k]), 4)) for k in order if k != 0 and characters[k] != char and seen[k] >= floor][:top]
+        )
+    kept = probabilities.max(axis=1)[best != 0]
+    confidence = float(kept.prod() ** (2.0 / np.sqrt(len(kept)))) if len(kept) else 0.0
+    return "".join(text), confidence, alternatives

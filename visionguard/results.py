@@ -17,6 +17,9 @@ class OcrToken:
     text: str
     confidence: float
     box: tuple[int, int, int, int]
+    #: Per character of `text`, the other characters the recogniser considered, with their
+    #: probabilities: the evidence that a look-alike ("5" for "S") was read as the letter.
+    alternatives: list[list[tuple[str, float]]] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -71,6 +74,7 @@ class ScanResult:
         data["risk"] = round(float(self.risk), 4)
         data["timings_ms"] = {k: round(v, 2) for k, v in self.timings_ms.items()}
         for token in data["ocr"]:
+            token.pop("alternatives", None)  # bulky; a library user reads them from the token
             token["confidence"] = round(float(token["confidence"]), 4)
             token["box"] = [int(v) for v in token["box"]]
         for item in data["altered"]:

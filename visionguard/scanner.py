@@ -24,7 +24,7 @@ from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
 from visionguard.sources import iter_image_files
-from visionguard.text import BrandCatalog, match_tokens
+from visionguard.text import BrandCatalog, TextMatcher
 
 
 @dataclass
@@ -56,6 +56,7 @@ class Scanner:
         self.model = model
         self.options = options or ScanOptions()
         self.catalog = BrandCatalog(index.brands.values())
+        self.text_matcher = TextMatcher(self.catalog)
         self.brand_names = {b.id: b.name for b in index.brands.values()}
         self._ocr = ocr_engine
 
@@ -161,5 +162,5 @@ class Scanner:
                 item.result = ScanResult.failed(result.path, f"OCR failed: {type(error).__name__}: {error}")
                 return
             result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
-            result.mentions, result.altered = match_tokens(result.ocr, self.catalog)
+            result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)
         apply_evidence(result, visual, self.brand_names)

@@ -1,0 +1,118 @@
+"""The brand names text is matched against: the gallery's brands (the targets) and the bundled
+list of other real brands (which must never be flagged), with a fast candidate index.
+
+Candidates come from a deletion neighbourhood (SymSpell) over coarse keys, in which look-alike
+characters share one symbol: "4D1D45", "ADIBAS" and "adidas" all reach "adidas" with a few dict
+lookups instead of an edit distance against every name.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Iterable
+
+from visionguard.gallery import Brand
+from visionguard.text.lookalikes import LOOKALIKE_SEQUENCES, coarse
+from visionguard.text.normalize import key, plain, separator_gaps
+from visionguard.text.words import known_brand_names
+
+#: Brand keys up to this long are matched exactly or by look-alikes only, never by typos.
+SHORT_NAME = 3
+
+
+@dataclass(frozen=True)
+class BrandName:
+    """One spelling of a brand. `brand` is the gallery brand id, or None for other real brands."""
+
+    brand: str | None
+    display: str
+    plain: str
+    key: str
+    gaps: frozenset[int]
+
+    @property
+    def is_target(self) -> bool:
+        return self.brand is not None
+
+
+def _deletes(text: str, depth: int) -> set[str]:
+    found = {text}
+    for k in range(1, min(depth, len(text) - 1) + 1):
+        for drop in combinations(range(len(text)), k):
+            found.add("".join(ch for i, ch in enumerate(text) if i not in drop))
+    return found
+
+
+def _index_depth(length: int) -> int:
+    return 0 if length <= SHORT_NAME else (1 if length <= 7 else 2)
+
+
+class BrandCatalog:
+    """Names and aliases of the target brands plus the bundled real-brand list."""
+
+    def __init__(self, brands: Iterable[Brand], other_brands: Iterable[str] | None = None) -> None:
+        self.brands = list(brands)
+        self.names: list[BrandName] = []
+        for brand in self.brands:
+            for name in dict.fromkeys((brand.name, *brand.aliases, brand.id)):
+                self._add(brand.id, name)
+        target_plains = {n.plain for n in self.names}
+        target_keys = {n.key for n in self.names}
+        for name in known_brand_names() if other_brands is None else other_brands:
+            if plain(name) not in target_plains and key(name) not in target_keys:
+                self._add(None, name)
+        self._by_plain = {n.plain: n for n in reversed(self.names)}  # targets win on a tie
+        self._by_key: dict[str, list[BrandName]] = defaultdict(list)
+        self._neighbourhood: dict[str, list[BrandName]] = defaultdict(list)
+        self._targets_by_coarse: dict[str, list[BrandName]] = defaultdict(list)
+        for name in self.names:
+            self._by_key[name.key].append(name)
+            for deleted in _deletes(coarse(name.key), _index_depth(len(name.key))):
+                self._neighbourhood[deleted].append(name)
+            if name.is_target and len(name.key) > SHORT_NAME:
+                self._targets_by_coarse[coarse(name.key)].append(name)
+        self.target_lengths = sorted({len(k) for k in self._targets_by_coarse}, reverse=True)
+
+    @classmethod
+    def from_names(cls, names: dict[str, list[str]], other_brands: Iterable[str] | None = None) -> "BrandCatalog":
+        """Catalogue from {brand id: [name, alias, ...]}, for callers without a gallery."""
+        return cls([Brand(b, spellings[0], tuple(spellings[1:])) for b, spellings in names.items()], other_brands)
+
+    def _add(self, brand: str | None, name: str) -> None:
+        name_key = key(name)
+        if name_key:
+            self.names.append(BrandName(brand, name, plain(name), name_key, separator_gaps(name)))
+
+    def exact(self, text: str) -> BrandName | None:
+        """The name spelled exactly, case, accents and surrounding punctuation aside."""
+        return self._by_plain.get(plain(text))
+
+    def by_key(self, text_key: str) -> list[BrandName]:
+        """Names with exactly these key letters ("A.D.I.D.A.S", "аdidas" and "adidas" share one)."""
+        return self._by_key.get(text_key, [])
+
+    def candidates(self, text_key: str) -> set[BrandName]:
+        """Names within a couple of edits of the key, look-alike characters counting as equal."""
+        depth = 1 if len(text_key) <= 5 else 2
+        found: set[BrandName] = set()
+        for variant in _sequence_variants(text_key):
+            for deleted in _deletes(coarse(variant), depth):
+                found.update(self._neighbourhood.get(deleted, ()))
+        return found
+
+    def targets_with_coarse_key(self, coarse_key: str) -> list[BrandName]:
+        return self._targets_by_coarse.get(coarse_key, [])
+
+
+def _sequence_variants(text_key: str) -> list[str]:
+    """The key, plus the key with look-alike sequences undone ("sarnsung" -> "samsung")."""
+    variants = [text_key]
+    undone = text_key
+    for sequence, letter in LOOKALIKE_SEQUENCES.items():
+        if sequence in undone:
+            undone = undone.replace(sequence, letter)
+    if undone != text_key:
+        variants.append(undone)
+    return variants

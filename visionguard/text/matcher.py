@@ -1,0 +1,220 @@
+"""Decide, for a piece of listing text, whether it names a brand, imitates one, or is honest.
+
+Order of questions, cheapest first:
+1. Spelled exactly like a target brand (case and accents aside)? A mention, unless the OCR's
+   per-character evidence shows a look-alike it "corrected" (SAM5UNG read as SAMSUNG).
+   Spelled like another real brand (Nikon)? Honest.
+2. Same letters as a brand but other scripts or separators inside ("аdidas", "ADI DAS")? Imitation.
+3. An ordinary English word (Nice, Deal, Pure)? Honest.
+4. Close to a brand by look-alikes or a few typos, and closer to it than to any other real
+   brand? Imitation, with each change named. Short names (2-3 letters) take look-alikes only.
+5. A brand glued to an ordinary word ("NIKEshoes")? Imitation.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Iterable, Sequence
+
+from visionguard.results import AlteredName, BrandMention, OcrToken
+from visionguard.text.catalog import SHORT_NAME, BrandCatalog, BrandName
+from visionguard.text.edits import Alignment, align
+from visionguard.text.lookalikes import PRINT_LOOKALIKES, coarse, is_foreign, is_lookalike
+from visionguard.text.normalize import key as text_key
+from visionguard.text.normalize import separator_gaps, skeleton
+from visionguard.text.words import GLUED_WORD_ZIPF, HONEST_WORD_ZIPF, word_zipf
+
+#: OCR confidence below which a 2-3 letter read is treated as noise (short names hide in textures).
+SHORT_NAME_MIN_CONFIDENCE = 0.6
+#: Probability the recogniser must give a look-alike digit or symbol at a character of a correctly
+#: read brand name before that read counts as a possible "corrected" imitation.
+OCR_EVIDENCE_MIN = 0.2
+#: A glued word ("NIKEshoes") is only an imitation when the whole token is not itself a word.
+_GLUED_TOKEN_MAX_ZIPF = 1.5
+_CACHE_SIZE = 65536
+
+
+def typo_budget(length: int) -> int:
+    """How many typos (not look-alikes) a brand name of this length may carry and still be recognised."""
+    return 0 if length <= SHORT_NAME else (1 if length <= 7 else 2)
+
+
+def lookalike_budget(length: int) -> int:
+    return 1 if length <= SHORT_NAME else max(1, round(0.6 * length))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    name: BrandName
+    alignment: Alignment
+
+
+class TextMatcher:
+    """Matches OCR text against a `BrandCatalog`; results for repeated strings are cached."""
+
+    def __init__(self, catalog: BrandCatalog, honest_word_zipf: float = HONEST_WORD_ZIPF) -> None:
+        self.catalog = catalog
+        self.honest_word_zipf = honest_word_zipf
+        self._cache: OrderedDict[str, BrandMention | AlteredName | None] = OrderedDict()
+
+    # -- one string -------------------------------------------------------------------------
+    def match_text(self, text: str, confidence: float = 1.0) -> BrandMention | AlteredName | None:
+        """A mention of a target brand, an imitation of one, or None for honest text."""
+        found = self._cache.get(text, ...)
+        if found is ...:
+            found = self._match(text)
+            self._cache[text] = found
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+        if found is None:
+            return None
+        if isinstance(found, BrandMention):
+            return replace(found, confidence=confidence)
+        return replace(found, changes=list(found.changes))
+
+    def _match(self, text: str) -> BrandMention | AlteredName | None:
+        exact = self.catalog.exact(text)
+        if exact is not None:
+            return BrandMention(text, exact.brand, 1.0) if exact.is_target else None
+        key = text_key(text)
+        if len(key) < 2:
+            return None
+        same_letters = self.catalog.by_key(key)
+        if same_letters:
+            return self._same_letters(text, same_letters)
+        if key.endswith("s") and any(n.is_target for n in self.catalog.by_key(key[:-1])):
+            plural = self._same_letters(text[:-1], self.catalog.by_key(key[:-1]))  # "Nikes", "LEGOS"
+            return BrandMention(text, plural.brand, 1.0) if isinstance(plural, BrandMention) else plural
+        if key.isalpha() and word_zipf(key) >= self.honest_word_zipf:
+            return None
+        return self._closest(text, key) or self._glued(text, key)
+
+    def _same_letters(self, text: str, names: list[BrandName]) -> BrandMention | AlteredName | None:
+        target = next((n for n in names if n.is_target), None)
+        if target is None:
+            return None  # another real brand, spelled its own way
+        foreign = _foreign_chars(text)
+        if foreign:
+            changes = [f"characters from another script: {', '.join(foreign)}"]
+            return AlteredName(text, target.brand, "confusable", changes, 0.95)
+        if not separator_gaps(text) <= target.gaps:
+            return AlteredName(text, target.brand, "separators", ["separators inside the name"], 0.9)
+        return BrandMention(text, target.brand, 1.0)  # "Levis" for "Levi's", "CocaCola"
+
+    def _closest(self, text: str, key: str) -> AlteredName | None:
+        best_target: _Candidate | None = None
+        best_other = float("inf")
+        for name in self.catalog.candidates(key):
+            if abs(len(name.key) - len(key)) > 2 * typo_budget(len(name.key)) + 2:
+                continue
+            alignment = align(key, name.key)
+            if not name.is_target:
+                best_other = min(best_other, alignment.cost)
+            elif best_target is None or alignment.cost < best_target.alignment.cost:
+                best_target = _Candidate(name, alignment)
+        if best_target is None or best_other < best_target.alignment.cost:
+            return None  # closer to another real brand (Nikom -> Nikon, not Nike)
+        name, alignment = best_target.name, best_target.alignment
+        length = len(name.key)
+        if alignment.typos > typo_budget(length) or alignment.lookalikes > lookalike_budget(length):
+            return None
+        if not alignment.edits:
+            return None
+        changes = [edit.describe() for edit in alignment.edits]
+        kind = alignment.kind
+        foreign = _foreign_chars(text)
+        if foreign:
+            changes.append(f"characters from another script: {', '.join(foreign)}")
+            kind = "mixed"
+        score = max(0.05, 1.0 - alignment.cost / length)
+        return AlteredName(text, name.brand, kind, changes, round(score, 4))
+
+    def _glued(self, text: str, key: str) -> AlteredName | None:
+        """A brand name run together with an ordinary word: "NIKEshoes", "adidasoriginals"."""
+        if word_zipf(key) >= _GLUED_TOKEN_MAX_ZIPF:
+            return None
+        rough = coarse(key)
+        for length in self.catalog.target_lengths:
+            if len(key) - length < 3:
+                continue
+            for part, rest in ((slice(0, length), key[length:]), (slice(len(key) - length, None), key[:-length])):
+                names = self.catalog.targets_with_coarse_key(rough[part])
+                if not names or not (rest.isdigit() or word_zipf(rest) >= GLUED_WORD_ZIPF):
+                    continue
+                alignment = align(key[part], names[0].key)
+                if alignment.typos:
+                    continue
+                changes = [f"brand name joined to '{rest}'", *(e.describe() for e in alignment.edits)]
+                return AlteredName(text, names[0].brand, "embedded", changes, 0.85)
+        return None
+
+    # -- OCR tokens ---------------------------------------------------------------------------
+    def match_tokens(self, tokens: Sequence[OcrToken]) -> tuple[list[BrandMention], list[AlteredName]]:
+        """Brand mentions and imitations among OCR tokens, also across 2-3 neighbouring tokens."""
+        mentions: list[BrandMention] = []
+        altered: list[AlteredName] = []
+        seen: set[tuple[str, ...]] = set()
+        for run in _runs(tokens):
+            text = " ".join(t.text for t in run)
+            confidence = min(t.confidence for t in run)
+            if len(text_key(text)) <= SHORT_NAME and confidence < SHORT_NAME_MIN_CONFIDENCE:
+                continue
+            found = self.match_text(text, confidence)
+            if isinstance(found, BrandMention):
+                found = _corrected_lookalike(run, found) or found
+            if isinstance(found, BrandMention) and ("mention", found.brand) not in seen:
+                seen.add(("mention", found.brand))
+                mentions.append(found)
+            elif isinstance(found, AlteredName) and ("altered", found.brand, text) not in seen:
+                seen.add(("altered", found.brand, text))
+                altered.append(found)
+        mentioned = {m.brand for m in mentions}
+        # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation.
+        altered = [a for a in altered if not (a.kind == "separators" and a.brand in mentioned)]
+        return mentions, altered
+
+
+def _foreign_chars(text: str) -> list[str]:
+    return list(dict.fromkeys(ch for ch in text if is_foreign(ch)))
+
+
+def _corrected_lookalike(run: Sequence[OcrToken], mention: BrandMention) -> AlteredName | None:
+    """A brand read correctly whose characters the recogniser also saw as look-alike digits or
+    symbols: the OCR may have "corrected" SAM5UNG into SAMSUNG (field notes, trap 3)."""
+    changes: list[str] = []
+    for token in run:
+        if not token.alternatives:
+            continue
+        for char, options in zip(token.text, token.alternatives):
+            letter = skeleton(char)
+            for alternative, probability in options:
+                if (
+                    probability >= OCR_EVIDENCE_MIN
+                    and alternative in PRINT_LOOKALIKES
+                    and is_lookalike(letter, alternative)
+                ):
+                    changes.append(f"look-alike {letter}->{alternative} (OCR p={probability:.2f})")
+    if not changes:
+        return None
+    return AlteredName(mention.text, mention.brand, "look-alike", changes, 0.8)
+
+
+def _runs(tokens: Sequence[OcrToken]) -> Iterable[Sequence[OcrToken]]:
+    """Each token, then runs of 2-3 tokens on the same text line, in reading order."""
+    ordered = sorted(tokens, key=lambda t: ((t.box[1] + t.box[3]) / 2, t.box[0]))
+    for token in ordered:
+        yield (token,)
+    for size in (2, 3):
+        for start in range(len(ordered) - size + 1):
+            run = ordered[start : start + size]
+            if _same_line(run):
+                yield run
+
+
+def _same_line(run: Sequence[OcrToken]) -> bool:
+    heights = [t.box[3] - t.box[1] for t in run]
+    centres = [(t.box[1] + t.box[3]) / 2 for t in run]
+    gaps = [run[k + 1].box[0] - run[k].box[2] for k in range(len(run) - 1)]
+    tall = max(max(heights), 1)
+    return max(centres) - min(centres) < 0.5 * tall and all(-0.5 * tall < g < 1.5 * tall for g in gaps)

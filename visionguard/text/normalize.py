@@ -1,0 +1,59 @@
+"""The forms a piece of text is compared in.
+
+- `plain`: how a person would spell-check it: case and accents ignored, nothing else (so a
+  fullwidth or Cyrillic letter still differs from its Latin look-alike).
+- `skeleton`: what it looks like: compatibility forms folded (fullwidth -> ASCII), other scripts
+  mapped to the Latin letter they imitate, accents dropped.
+- `key`: the skeleton without separators; imitations are matched on keys.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from visionguard.text.lookalikes import KEY_SYMBOLS, cross_script_map
+
+_EDGE_PUNCTUATION = " .,:;!?'\"()[]{}<>«»“”‘’*#"
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+
+
+def plain(text: str) -> str:
+    """Case-, accent- and spacing-insensitive spelling: "  NIKE! " -> "nike", "Hermès" -> "hermes"."""
+    return " ".join(_strip_accents(text.casefold()).split()).strip(_EDGE_PUNCTUATION)
+
+
+@lru_cache(maxsize=131072)
+def skeleton(text: str) -> str:
+    """What the text looks like in Latin letters: "ＡＤＩＤＡＳ" -> "adidas", "аdidas" -> "adidas"."""
+    table = cross_script_map()
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return _strip_accents("".join(table.get(ch, ch) for ch in folded))
+
+
+def is_key_char(char: str) -> bool:
+    return ("a" <= char <= "z") or ("0" <= char <= "9") or char in KEY_SYMBOLS
+
+
+def key(text: str) -> str:
+    """Skeleton letters, digits and look-alike symbols only: "A.D.I.D.A.S" -> "adidas", "N1KE" -> "n1ke"."""
+    return "".join(ch for ch in skeleton(text) if is_key_char(ch))
+
+
+def separator_gaps(text: str) -> frozenset[int]:
+    """Key positions that a separator precedes: "ADI DAS" -> {3}. Leading/trailing ones are ignored."""
+    gaps: set[int] = set()
+    count = 0
+    pending = False
+    for ch in skeleton(text):
+        if is_key_char(ch):
+            if pending and count:
+                gaps.add(count)
+            pending = False
+            count += 1
+        else:
+            pending = True
+    return frozenset(gaps)
