@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Iterable
+
+from rapidfuzz.distance import OSA
 
 from visionguard.gallery import Brand
 from visionguard.text.lookalikes import LOOKALIKE_SEQUENCES, coarse
@@ -30,6 +31,7 @@ class BrandName:
     display: str
     plain: str
     key: str
+    coarse: str  # key with look-alike characters merged, for candidate lookup
     gaps: frozenset[int]
 
     @property
@@ -38,10 +40,12 @@ class BrandName:
 
 
 def _deletes(text: str, depth: int) -> set[str]:
+    """The text and every string made by deleting up to `depth` of its characters (keeping one)."""
     found = {text}
-    for k in range(1, min(depth, len(text) - 1) + 1):
-        for drop in combinations(range(len(text)), k):
-            found.add("".join(ch for i, ch in enumerate(text) if i not in drop))
+    layer = {text}
+    for _ in range(depth):
+        layer = {word[:i] + word[i + 1 :] for word in layer if len(word) > 1 for i in range(len(word))}
+        found |= layer
     return found
 
 
@@ -69,10 +73,10 @@ class BrandCatalog:
         self._targets_by_coarse: dict[str, list[BrandName]] = defaultdict(list)
         for name in self.names:
             self._by_key[name.key].append(name)
-            for deleted in _deletes(coarse(name.key), _index_depth(len(name.key))):
+            for deleted in _deletes(name.coarse, _index_depth(len(name.key))):
                 self._neighbourhood[deleted].append(name)
-            if name.is_target and len(name.key) > SHORT_NAME:
-                self._targets_by_coarse[coarse(name.key)].append(name)
+            if name.is_target and len(name.key) >= SHORT_NAME:
+                self._targets_by_coarse[name.coarse].append(name)
         self.target_lengths = sorted({len(k) for k in self._targets_by_coarse}, reverse=True)
 
     @classmethod
@@ -83,7 +87,7 @@ class BrandCatalog:
     def _add(self, brand: str | None, name: str) -> None:
         name_key = key(name)
         if name_key:
-            self.names.append(BrandName(brand, name, plain(name), name_key, separator_gaps(name)))
+            self.names.append(BrandName(brand, name, plain(name), name_key, coarse(name_key), separator_gaps(name)))
 
     def exact(self, text: str) -> BrandName | None:
         """The name spelled exactly, case, accents and surrounding punctuation aside."""
@@ -93,14 +97,19 @@ class BrandCatalog:
         """Names with exactly these key letters ("A.D.I.D.A.S", "аdidas" and "adidas" share one)."""
         return self._by_key.get(text_key, [])
 
-    def candidates(self, text_key: str) -> set[BrandName]:
-        """Names within a couple of edits of the key, look-alike characters counting as equal."""
-        depth = 1 if len(text_key) <= 5 else 2
-        found: set[BrandName] = set()
+    def candidates(self, text_key: str) -> list[tuple[int, BrandName]]:
+        """Names within a couple of edits of the key, nearest first, with their edit distance on
+        coarse keys (look-alike characters and sequences counting as equal)."""
+        depth = 1 if len(text_key) <= 6 else 2
+        distances: dict[BrandName, int] = {}
         for variant in _sequence_variants(text_key):
-            for deleted in _deletes(coarse(variant), depth):
-                found.update(self._neighbourhood.get(deleted, ()))
-        return found
+            rough = coarse(variant)
+            for deleted in _deletes(rough, depth):
+                for name in self._neighbourhood.get(deleted, ()):
+                    distance = OSA.distance(rough, name.coarse)
+                    if distance < distances.get(name, 99):
+                        distances[name] = distance
+        return sorted(((d, n) for n, d in distances.items()), key=lambda pair: pair[0])
 
     def targets_with_coarse_key(self, coarse_key: str) -> list[BrandName]:
         return self._targets_by_coarse.get(coarse_key, [])

@@ -61,7 +61,7 @@ class Alignment:
         return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def _substitution(brand_char: str, text_char: str) -> tuple[float, str]:
+def _classify_substitution(brand_char: str, text_char: str) -> tuple[float, str]:
     if brand_char == text_char:
         return 0.0, ""
     if is_lookalike(brand_char, text_char):
@@ -73,44 +73,79 @@ def _substitution(brand_char: str, text_char: str) -> tuple[float, str]:
     return TYPO_COST, "substitution"
 
 
+_SUBSTITUTIONS: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def _substitution(brand_char: str, text_char: str) -> tuple[float, str]:
+    pair = (brand_char, text_char)
+    found = _SUBSTITUTIONS.get(pair)
+    if found is None:
+        found = _SUBSTITUTIONS[pair] = _classify_substitution(brand_char, text_char)
+    return found
+
+
 def align(text: str, brand: str) -> Alignment:
     """Cheapest way to turn `brand` into `text` (both keys), with the edits it took."""
     n, m = len(text), len(brand)
-    inf = float("inf")
-    cost = [[inf] * (m + 1) for _ in range(n + 1)]
-    step: list[list[tuple[int, int, tuple[str, str, str] | None]]] = [[(0, 0, None)] * (m + 1) for _ in range(n + 1)]
-    cost[0][0] = 0.0
-    for i in range(n + 1):
-        for j in range(m + 1):
-            here = cost[i][j]
-            if here == inf:
-                continue
-            t = text[i] if i < n else ""
-            b = brand[j] if j < m else ""
-            options: list[tuple[float, int, int, tuple[str, str, str] | None]] = []
-            if t and b:
-                price, kind = _substitution(b, t)
-                options.append((price, 1, 1, (kind, b, t) if kind else None))
-            if t:  # the text has an extra character
-                repeated = (i > 0 and text[i - 1] == t) or (i + 1 < n and text[i + 1] == t and t == b)
-                options.append((TYPO_COST, 1, 0, ("repetition" if repeated else "insertion", "", t)))
-            if b:  # the text lacks one of the brand's characters
-                options.append((TYPO_COST, 0, 1, ("omission", b, "")))
-            if i + 1 < n and j + 1 < m and t != b and text[i] == brand[j + 1] and text[i + 1] == brand[j]:
-                options.append((TYPO_COST, 2, 2, ("transposition", brand[j : j + 2], text[i : i + 2])))
-            if i + 1 < n and b and LOOKALIKE_SEQUENCES.get(text[i : i + 2]) == b:
-                options.append((LOOKALIKE_COST, 2, 1, ("look-alike", b, text[i : i + 2])))
-            for price, di, dj, edit in options:
-                total = here + price
-                if total < cost[i + di][j + dj] - 1e-9:
-                    cost[i + di][j + dj] = total
-                    step[i + di][j + dj] = (i, j, edit)
+    cost = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for j in range(1, m + 1):
+        cost[0][j] = j * TYPO_COST
+    for i in range(1, n + 1):
+        t = text[i - 1]
+        row, above = cost[i], cost[i - 1]
+        row[0] = i * TYPO_COST
+        sequence_letter = LOOKALIKE_SEQUENCES.get(text[i - 2 : i]) if i > 1 else None
+        for j in range(1, m + 1):
+            b = brand[j - 1]
+            best = above[j - 1] if t == b else above[j - 1] + _substitution(b, t)[0]
+            if above[j] + TYPO_COST < best:
+                best = above[j] + TYPO_COST
+            if row[j - 1] + TYPO_COST < best:
+                best = row[j - 1] + TYPO_COST
+            if i > 1 and j > 1 and t != b and t == brand[j - 2] and text[i - 2] == b and cost[i - 2][j - 2] + TYPO_COST < best:
+                best = cost[i - 2][j - 2] + TYPO_COST
+            if sequence_letter == b and cost[i - 2][j - 1] + LOOKALIKE_COST < best:
+                best = cost[i - 2][j - 1] + LOOKALIKE_COST
+            row[j] = best
+    return Alignment(cost[n][m], tuple(_backtrack(text, brand, cost)))
+
+
+def _backtrack(text: str, brand: str, cost: list[list[float]]) -> list[Edit]:
+    """Recover the edits along one cheapest path, preferring look-alikes, then typos in reading order."""
     edits: list[Edit] = []
-    i, j = n, m
+    i, j = len(text), len(brand)
+
+    def same(a: float, b: float) -> bool:
+        return abs(a - b) < 1e-9
+
     while i or j:
-        pi, pj, edit = step[i][j]
-        if edit is not None:
-            edits.append(Edit(*edit))
-        i, j = pi, pj
+        here = cost[i][j]
+        t = text[i - 1] if i else ""
+        b = brand[j - 1] if j else ""
+        if i and j:
+            price, kind = _substitution(b, t)
+            if same(cost[i - 1][j - 1] + price, here):
+                if kind:
+                    edits.append(Edit(kind, b, t))
+                i, j = i - 1, j - 1
+                continue
+            if i > 1 and LOOKALIKE_SEQUENCES.get(text[i - 2 : i]) == b and same(cost[i - 2][j - 1] + LOOKALIKE_COST, here):
+                edits.append(Edit("look-alike", b, text[i - 2 : i]))
+                i, j = i - 2, j - 1
+                continue
+            if (
+                i > 1 and j > 1 and t != b and t == brand[j - 2] and text[i - 2] == b
+                and same(cost[i - 2][j - 2] + TYPO_COST, here)
+            ):
+                edits.append(Edit("transposition", brand[j - 2 : j], text[i - 2 : i]))
+                i, j = i - 2, j - 2
+                continue
+        if i and same(cost[i - 1][j] + TYPO_COST, here):
+            repeated = (i > 1 and text[i - 2] == t) or (i < len(text) and text[i] == t)
+            edits.append(Edit("repetition" if repeated else "insertion", "", t))
+            i -= 1
+        else:
+            edits.append(Edit("omission", b, ""))
+            j -= 1
     edits.reverse()
-    return Alignment(cost[n][m], tuple(edits))
+    return edits

@@ -23,7 +23,7 @@ LOOKALIKE_PAIRS: frozenset[frozenset[str]] = frozenset(
     for pair in ("bd", "il", "ij", "lt", "ef", "gq", "uv", "ce", "co", "oq", "mn", "nh", "pq", "vy", "ft")
 )
 #: Letter sequences that pass for one letter: text sequence -> the brand letter.
-LOOKALIKE_SEQUENCES: dict[str, str] = {"rn": "m", "vv": "w", "cl": "d", "nn": "m", "ii": "u", "ri": "n", "lo": "b"}
+LOOKALIKE_SEQUENCES: dict[str, str] = {"rn": "m", "vv": "w", "cl": "d", "nn": "m", "ii": "u"}
 #: Characters kept in a matching key besides a-z and 0-9: symbols that pass for letters.
 KEY_SYMBOLS = frozenset("|!@$€£¡")
 
@@ -50,13 +50,14 @@ def cross_script_map() -> dict[str, str]:
     for char, entries in data.items():
         if len(char) != 1 or char.isascii():
             continue
-        for entry in entries:
-            target = entry.get("c", "")
-            if len(target) == 1 and target.isascii() and target.isalnum():
-                table[char] = target.lower()
-                break
+        targets = [e.get("c", "") for e in entries]
+        targets = [t for t in targets if len(t) == 1 and t.isascii() and t.isalnum()]
+        if targets:
+            # Prefer a letter of the same case (Cyrillic "І" is an I, though it also looks like l).
+            ranked = sorted(targets, key=lambda t: (not t.isalpha(), t.isupper() != char.isupper()))
+            table[char] = ranked[0].lower()
     # Cases the data spreads over several entries or lists only one way round.
-    table.update({"ı": "i", "ɑ": "a", "ꞵ": "b", "ο": "o", "σ": "o", "ν": "v", "κ": "k", "τ": "t", "ε": "e", "υ": "u"})
+    table.update({"І": "i", "ı": "i", "ɑ": "a", "ꞵ": "b", "ο": "o", "σ": "o", "ν": "v", "κ": "k", "τ": "t", "ε": "e", "υ": "u"})
     return table
 
 
@@ -66,4 +67,5 @@ def is_foreign(char: str) -> bool:
         return False
     if unicodedata.normalize("NFKC", char) != char:
         return True
-    return char in cross_script_map()
+    table = cross_script_map()
+    return char in table or char.casefold() in table

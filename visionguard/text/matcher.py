@@ -14,7 +14,7 @@ Order of questions, cheapest first:
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from visionguard.results import AlteredName, BrandMention, OcrToken
@@ -70,8 +70,8 @@ class TextMatcher:
         if found is None:
             return None
         if isinstance(found, BrandMention):
-            return replace(found, confidence=confidence)
-        return replace(found, changes=list(found.changes))
+            return BrandMention(found.text, found.brand, confidence)
+        return AlteredName(found.text, found.brand, found.kind, list(found.changes), found.score)
 
     def _match(self, text: str) -> BrandMention | AlteredName | None:
         exact = self.catalog.exact(text)
@@ -86,9 +86,23 @@ class TextMatcher:
         if key.endswith("s") and any(n.is_target for n in self.catalog.by_key(key[:-1])):
             plural = self._same_letters(text[:-1], self.catalog.by_key(key[:-1]))  # "Nikes", "LEGOS"
             return BrandMention(text, plural.brand, 1.0) if isinstance(plural, BrandMention) else plural
+        echo = self._echo(text)
+        if echo is not None:
+            return echo
         if key.isalpha() and word_zipf(key) >= self.honest_word_zipf:
             return None
         return self._closest(text, key) or self._glued(text, key)
+
+    def _echo(self, text: str) -> AlteredName | None:
+        """The name, a separator, and its own last letters again: "Nike-e", "XML_L", "Gltf.f"."""
+        head, separator, tail = text.rstrip().rpartition(_last_separator(text))
+        if not separator or not head.strip() or not tail.strip():
+            return None
+        names = [n for n in self.catalog.by_key(text_key(head)) if n.is_target]
+        tail_key = text_key(tail)
+        if not names or not tail_key or len(tail_key) > 2 or not names[0].key.endswith(tail_key):
+            return None
+        return AlteredName(text, names[0].brand, "repetition", [f"repetition of '{tail_key}' after a separator"], 0.8)
 
     def _same_letters(self, text: str, names: list[BrandName]) -> BrandMention | AlteredName | None:
         target = next((n for n in names if n.is_target), None)
@@ -103,24 +117,31 @@ class TextMatcher:
         return BrandMention(text, target.brand, 1.0)  # "Levis" for "Levi's", "CocaCola"
 
     def _closest(self, text: str, key: str) -> AlteredName | None:
-        best_target: _Candidate | None = None
-        best_other = float("inf")
-        for name in self.catalog.candidates(key):
-            if abs(len(name.key) - len(key)) > 2 * typo_budget(len(name.key)) + 2:
+        # Rank candidates by plain edit distance on coarse keys (C speed), then align the few
+        # closest with the weighted, explained alignment.
+        ranked = self.catalog.candidates(key)
+        best: _Candidate | None = None
+        nearest = None
+        for distance, name in ranked:
+            if not name.is_target or distance > typo_budget(len(name.key)) + 1:
                 continue
+            if nearest is not None and distance > nearest:
+                break
+            nearest = distance if nearest is None else nearest
             alignment = align(key, name.key)
-            if not name.is_target:
-                best_other = min(best_other, alignment.cost)
-            elif best_target is None or alignment.cost < best_target.alignment.cost:
-                best_target = _Candidate(name, alignment)
-        if best_target is None or best_other < best_target.alignment.cost:
-            return None  # closer to another real brand (Nikom -> Nikon, not Nike)
-        name, alignment = best_target.name, best_target.alignment
+            if best is None or alignment.cost < best.alignment.cost:
+                best = _Candidate(name, alignment)
+        if best is None or not best.alignment.edits:
+            return None
+        name, alignment = best.name, best.alignment
         length = len(name.key)
         if alignment.typos > typo_budget(length) or alignment.lookalikes > lookalike_budget(length):
             return None
-        if not alignment.edits:
-            return None
+        for distance, other in ranked:
+            if distance > nearest:
+                break
+            if not other.is_target and align(key, other.key).cost < alignment.cost:
+                return None  # closer to another real brand (Nikom -> Nikon, not Nike)
         changes = [edit.describe() for edit in alignment.edits]
         kind = alignment.kind
         foreign = _foreign_chars(text)
@@ -133,7 +154,8 @@ class TextMatcher:
     def _glued(self, text: str, key: str) -> AlteredName | None:
         """A brand name run together with an ordinary word: "NIKEshoes", "adidasoriginals"."""
         if word_zipf(key) >= _GLUED_TOKEN_MAX_ZIPF:
-            return None
+            return None  # a word in its own right ("applesauce")
+        gaps = separator_gaps(text)
         rough = coarse(key)
         for length in self.catalog.target_lengths:
             if len(key) - length < 3:
@@ -142,8 +164,10 @@ class TextMatcher:
                 names = self.catalog.targets_with_coarse_key(rough[part])
                 if not names or not (rest.isdigit() or word_zipf(rest) >= GLUED_WORD_ZIPF):
                     continue
+                if not gaps <= {part.indices(len(key))[0] + g for g in names[0].gaps}:
+                    continue  # separate words ("Highway Dug"), not one glued token
                 alignment = align(key[part], names[0].key)
-                if alignment.typos:
+                if alignment.typos or (length <= SHORT_NAME and alignment.edits):
                     continue
                 changes = [f"brand name joined to '{rest}'", *(e.describe() for e in alignment.edits)]
                 return AlteredName(text, names[0].brand, "embedded", changes, 0.85)
@@ -173,6 +197,13 @@ class TextMatcher:
         # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation.
         altered = [a for a in altered if not (a.kind == "separators" and a.brand in mentioned)]
         return mentions, altered
+
+
+def _last_separator(text: str) -> str:
+    for ch in reversed(text.rstrip()):
+        if not ch.isalnum():
+            return ch
+    return "\x00"
 
 
 def _foreign_chars(text: str) -> list[str]:

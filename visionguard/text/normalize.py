@@ -23,15 +23,19 @@ def _strip_accents(text: str) -> str:
 
 def plain(text: str) -> str:
     """Case-, accent- and spacing-insensitive spelling: "  NIKE! " -> "nike", "Hermès" -> "hermes"."""
+    if text.isascii():
+        return " ".join(text.lower().split()).strip(_EDGE_PUNCTUATION)
     return " ".join(_strip_accents(text.casefold()).split()).strip(_EDGE_PUNCTUATION)
 
 
 @lru_cache(maxsize=131072)
 def skeleton(text: str) -> str:
     """What the text looks like in Latin letters: "ＡＤＩＤＡＳ" -> "adidas", "аdidas" -> "adidas"."""
+    if text.isascii():
+        return text.lower()
     table = cross_script_map()
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return _strip_accents("".join(table.get(ch, ch) for ch in folded))
+    mapped = (table.get(ch) or table.get(ch.casefold()) or ch.casefold() for ch in unicodedata.normalize("NFKC", text))
+    return _strip_accents("".join(mapped))
 
 
 def is_key_char(char: str) -> bool:
