@@ -63,9 +63,27 @@ def scan(data: Path, labels: list[dict], limit: int | None) -> None:
             (folder / row["file"]).symlink_to((data / "listings" / row["file"]).resolve())
     build_s = run([visionguard(), "index", "build", str(data / "gallery"), "--out", str(data / "index")])
     scan_s = run([visionguard(), "scan", str(folder), "--index", str(data / "index"),
-                  "--out", str(data / "results.jsonl"), "--no-summary"])
+                  "--out", str(data / "results.jsonl"), "--no-summary", "--ocr-alternatives"])
     print(f"index build {build_s:.1f}s; scan of {len(labels)} images {scan_s:.1f}s = "
           f"{len(labels) / scan_s:.2f} images/s, {scan_s / max(len(labels), 1):.2f} s/image (model and OCR loading included)")
+
+
+def rematch(results: dict[str, dict], gallery: Path) -> None:
+    """Re-run today's text matcher on the OCR tokens stored in results.jsonl (no OCR needed):
+    for iterating on the matcher. Figures for the README come from a full scan."""
+    from visionguard.gallery import read_gallery
+    from visionguard.results import OcrToken
+    from visionguard.text import BrandCatalog, TextMatcher
+
+    matcher = TextMatcher(BrandCatalog(read_gallery(gallery).brands.values()))
+    for result in results.values():
+        tokens = [
+            OcrToken(t["text"], t["confidence"], tuple(t["box"]), [[tuple(a) for a in alts] for alts in t.get("alternatives") or []] or None)
+            for t in result.get("ocr") or []
+        ]
+        mentions, altered = matcher.match_tokens(tokens)
+        result["mentions"] = [vars(m) for m in mentions]
+        result["altered"] = [vars(a) for a in altered]
 
 
 def squash(text: str) -> str:
@@ -182,6 +200,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("build/image_text"), help="folder made by image_text_set.py")
     parser.add_argument("--skip-scan", action="store_true", help="score the existing DATA/results.jsonl")
+    parser.add_argument("--rematch", action="store_true", help="with --skip-scan: re-run the text matcher on the stored OCR tokens")
     parser.add_argument("--limit", type=int, default=None, help="only the first N listings")
     parser.add_argument("--show-misses", type=int, default=0, metavar="N", help="print N missed/false cases of each kind")
     args = parser.parse_args()
@@ -200,6 +219,8 @@ def main() -> None:
         if line.strip():
             result = json.loads(line)
             results[result["path"]] = result
+    if args.rematch:
+        rematch(results, args.data / "gallery")
     match = text_matcher(args.data / "gallery")
     rows = [(row, results[row["file"]], judge(row, results[row["file"]], match)) for row in labels if row["file"] in results]
     print(f"\n{len(rows)} of {len(labels)} labelled listings have scan results in {results_path}")

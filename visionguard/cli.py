@@ -124,6 +124,9 @@ def scan(
     ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text in the images (brand names, imitations)."),
     model: str = typer.Option(None, "--model", help="Embedding model; must be the one the index was built with."),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per batch."),
+    ocr_alternatives: bool = typer.Option(
+        False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."
+    ),
     summary: bool = typer.Option(True, "--summary/--no-summary", help="Print a summary table at the end."),
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
@@ -141,7 +144,7 @@ def scan(
             raise VisionGuardError(
                 f"input folder '{input_dir}' has no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)"
             )
-        scanner = Scanner.load(index, model=model, ocr=ocr, batch_size=batch_size)
+        scanner = Scanner.load(index, model=model, ocr=ocr, batch_size=batch_size, ocr_alternatives=ocr_alternatives)
         progress = _Progress(total, "scanning", enabled=True)
         with JsonlSink(out) as sink:
             for result in scanner.scan_folder(input_dir):

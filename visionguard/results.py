@@ -74,7 +74,8 @@ class ScanResult:
         data["risk"] = round(float(self.risk), 4)
         data["timings_ms"] = {k: round(v, 2) for k, v in self.timings_ms.items()}
         for token in data["ocr"]:
-            token.pop("alternatives", None)  # bulky; a library user reads them from the token
+            if token["alternatives"] is None:
+                del token["alternatives"]  # only written when asked for (ScanOptions.ocr_alternatives)
             token["confidence"] = round(float(token["confidence"]), 4)
             token["box"] = [int(v) for v in token["box"]]
         for item in data["altered"]:

@@ -31,6 +31,8 @@ from visionguard.text import BrandCatalog, TextMatcher
 class ScanOptions:
     ocr: bool = True
     batch_size: int = 8
+    #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
+    ocr_alternatives: bool = False
     thresholds: SearchThresholds = field(default_factory=SearchThresholds)
 
 
@@ -163,4 +165,7 @@ class Scanner:
                 return
             result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
             result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)
+            if not self.options.ocr_alternatives:
+                for token in result.ocr:
+                    token.alternatives = None
         apply_evidence(result, visual, self.brand_names)
