@@ -228,3 +228,17 @@ def test_results_are_cached_but_not_shared():
     first = MATCHER.match_text("ADIBAS")
     first.changes.append("tampered")
     assert MATCHER.match_text("ADIBAS").changes == ["look-alike d->b"]
+
+
+def test_words_of_a_slightly_rotated_line_are_read_left_to_right():
+    # "BIG" sits lower than "CARTEL" on a tilted line; reading order must still be BIG CARTEL.
+    catalog = BrandCatalog([Brand("big-cartel", "Big Cartel")])
+    tokens = [OcrToken("CARTEL", 1.0, (130, 90, 300, 140)), OcrToken("BIG", 1.0, (20, 110, 110, 160))]
+    mentions, altered = TextMatcher(catalog).match_tokens(tokens)
+    assert [m.brand for m in mentions] == ["big-cartel"] and altered == []
+
+
+def test_a_word_the_ocr_split_in_two_is_joined_again():
+    tokens = [OcrToken("NIKESHO", 0.9, (0, 0, 140, 30)), OcrToken("ES", 0.9, (144, 0, 180, 30))]
+    mentions, altered = MATCHER.match_tokens(tokens)
+    assert ("NIKESHOES", "nike", "embedded") in [(a.text, a.brand, a.kind) for a in altered]

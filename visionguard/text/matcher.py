@@ -179,8 +179,7 @@ class TextMatcher:
         mentions: list[BrandMention] = []
         altered: list[AlteredName] = []
         seen: set[tuple[str, ...]] = set()
-        for run in _runs(tokens):
-            text = " ".join(t.text for t in run)
+        for run, text in _readings(tokens):
             confidence = min(t.confidence for t in run)
             if len(text_key(text)) <= SHORT_NAME and confidence < SHORT_NAME_MIN_CONFIDENCE:
                 continue
@@ -231,21 +230,53 @@ def _corrected_lookalike(run: Sequence[OcrToken], mention: BrandMention) -> Alte
     return AlteredName(mention.text, mention.brand, "look-alike", changes, 0.8)
 
 
+def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], str]]:
+    """Every token and run as text: runs joined by a space, and without one where the boxes touch."""
+    for run in _runs(tokens):
+        yield run, " ".join(t.text for t in run)
+        if len(run) > 1 and _touching(run):
+            yield run, "".join(t.text for t in run)
+
+
 def _runs(tokens: Sequence[OcrToken]) -> Iterable[Sequence[OcrToken]]:
-    """Each token, then runs of 2-3 tokens on the same text line, in reading order."""
-    ordered = sorted(tokens, key=lambda t: ((t.box[1] + t.box[3]) / 2, t.box[0]))
-    for token in ordered:
+    """Each token, then runs of 2-3 neighbouring tokens on the same text line, left to right."""
+    for token in tokens:
         yield (token,)
-    for size in (2, 3):
-        for start in range(len(ordered) - size + 1):
-            run = ordered[start : start + size]
-            if _same_line(run):
-                yield run
+    for line in _lines(tokens):
+        for size in (2, 3):
+            for start in range(len(line) - size + 1):
+                run = line[start : start + size]
+                if _close_together(run):
+                    yield run
 
 
-def _same_line(run: Sequence[OcrToken]) -> bool:
-    heights = [t.box[3] - t.box[1] for t in run]
-    centres = [(t.box[1] + t.box[3]) / 2 for t in run]
-    gaps = [run[k + 1].box[0] - run[k].box[2] for k in range(len(run) - 1)]
-    tall = max(max(heights), 1)
-    return max(centres) - min(centres) < 0.5 * tall and all(-0.5 * tall < g < 1.5 * tall for g in gaps)
+def _lines(tokens: Sequence[OcrToken]) -> list[list[OcrToken]]:
+    """Group boxes into text lines by vertical overlap (tolerant of slightly rotated text)."""
+    lines: list[list[OcrToken]] = []
+    for token in sorted(tokens, key=lambda t: (t.box[1] + t.box[3]) / 2):
+        centre = (token.box[1] + token.box[3]) / 2
+        height = max(token.box[3] - token.box[1], 1)
+        if lines:
+            last = lines[-1]
+            line_centre = sum((t.box[1] + t.box[3]) / 2 for t in last) / len(last)
+            line_height = max(max(t.box[3] - t.box[1] for t in last), height)
+            if abs(centre - line_centre) < 0.5 * line_height:
+                last.append(token)
+                continue
+        lines.append([token])
+    return [sorted(line, key=lambda t: t.box[0]) for line in lines]
+
+
+def _gaps(run: Sequence[OcrToken]) -> list[int]:
+    return [run[k + 1].box[0] - run[k].box[2] for k in range(len(run) - 1)]
+
+
+def _close_together(run: Sequence[OcrToken]) -> bool:
+    tall = max(max(t.box[3] - t.box[1] for t in run), 1)
+    return all(-0.5 * tall < gap < 1.5 * tall for gap in _gaps(run))
+
+
+def _touching(run: Sequence[OcrToken]) -> bool:
+    """Boxes so close that the OCR probably split one word ("CLOUDBEESWA" + "TCHES")."""
+    tall = max(max(t.box[3] - t.box[1] for t in run), 1)
+    return all(gap < 0.35 * tall for gap in _gaps(run))
