@@ -79,7 +79,7 @@ def main() -> None:
     names = list(dict.fromkeys(known_brand_names()))[: args.brands]
     names += invented_names(args.brands - len(names), rng, {n.lower() for n in names})
     started = time.perf_counter()
-    catalog = BrandCatalog([Brand(f"b{i}", name) for i, name in enumerate(names)], other_brands=[])
+    catalog = BrandCatalog([Brand(name, name) for name in names], other_brands=[])
     matcher = TextMatcher(catalog)
     matcher.match_text("warm up")  # loads the word list
     build_s = time.perf_counter() - started

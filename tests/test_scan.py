@@ -99,3 +99,15 @@ def test_sink_flushes_every_line(tmp_path):
     with JsonlSink(out) as sink:
         sink.write(ScanResult(path="a.jpg"))
         assert json.loads(out.read_text().splitlines()[0])["path"] == "a.jpg"  # on disk before close
+
+
+def test_ocr_alternatives_are_written_only_when_asked_for(scanner, listings):
+    from visionguard.scanner import Scanner, ScanOptions
+
+    folder, _ = listings
+    path = folder / "text_adibas.jpg"
+    plain = scanner.scan_image(path).to_dict()
+    assert plain["ocr"] and all("alternatives" not in token for token in plain["ocr"])
+    auditing = Scanner(scanner.index, scanner.model, ScanOptions(ocr_alternatives=True), ocr_engine=scanner.ocr_engine)
+    tokens = auditing.scan_image(path).to_dict()["ocr"]
+    assert all(len(token["alternatives"]) == len(token["text"]) for token in tokens)

@@ -242,3 +242,24 @@ def test_a_word_the_ocr_split_in_two_is_joined_again():
     tokens = [OcrToken("NIKESHO", 0.9, (0, 0, 140, 30)), OcrToken("ES", 0.9, (144, 0, 180, 30))]
     mentions, altered = MATCHER.match_tokens(tokens)
     assert ("NIKESHOES", "nike", "embedded") in [(a.text, a.brand, a.kind) for a in altered]
+
+
+def test_stray_capital_inside_a_word_is_a_corrected_digit():
+    # "Ne5café" printed; the OCR returns "NeScafe": the capital S is the trace of the 5.
+    catalog = BrandCatalog([Brand("nescafe", "Nescafé"), Brand("sandisk", "SanDisk")])
+    matcher = TextMatcher(catalog)
+    mentions, altered = matcher.match_tokens([OcrToken("NeScafe", 0.99, (0, 0, 200, 40))])
+    assert mentions == [] and altered[0].brand == "nescafe" and "s->5" in altered[0].changes[0]
+    mentions, altered = matcher.match_tokens([OcrToken("SanDisk", 0.99, (0, 0, 200, 40))])  # the brand's own casing
+    assert [m.brand for m in mentions] == ["sandisk"] and altered == []
+
+
+def test_faint_typo_reads_are_left_to_the_ocr():
+    faint = [OcrToken("Pumo", 0.42, (0, 0, 100, 40))]
+    clear = [OcrToken("Pumo", 0.95, (0, 0, 100, 40))]
+    assert MATCHER.match_tokens(faint) == ([], [])
+    assert [a.brand for a in MATCHER.match_tokens(clear)[1]] == ["puma"]
+
+
+def test_glued_word_split_inside_the_word_part():
+    assert_imitation("GUCCIBA GS", "gucci", "brand name joined to 'bags'")

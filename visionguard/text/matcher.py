@@ -30,6 +30,9 @@ SHORT_NAME_MIN_CONFIDENCE = 0.6
 #: Probability the recogniser must give a look-alike digit or symbol at a character of a correctly
 #: read brand name before that read counts as a possible "corrected" imitation.
 OCR_EVIDENCE_MIN = 0.2
+#: OCR confidence below which an imitation made only of typos is taken for the OCR's own misread.
+TYPO_MIN_CONFIDENCE = 0.45
+_TYPO_KINDS = frozenset({"keyboard substitution", "vowel swap", "substitution", "omission", "insertion", "repetition", "transposition"})
 #: A glued word ("NIKEshoes") is only an imitation when the whole token is not itself a word.
 _GLUED_TOKEN_MAX_ZIPF = 1.5
 _CACHE_SIZE = 65536
@@ -164,7 +167,9 @@ class TextMatcher:
                 names = self.catalog.targets_with_coarse_key(rough[part])
                 if not names or not (rest.isdigit() or word_zipf(rest) >= GLUED_WORD_ZIPF):
                     continue
-                if not gaps <= {part.indices(len(key))[0] + g for g in names[0].gaps}:
+                start = part.indices(len(key))[0]
+                rest_inside = range(length + 1, len(key)) if start == 0 else range(1, start)
+                if not gaps <= {start + g for g in names[0].gaps} | set(rest_inside):
                     continue  # separate words ("Highway Dug"), not one glued token
                 alignment = align(key[part], names[0].key)
                 if alignment.typos or (length <= SHORT_NAME and alignment.edits):
@@ -185,7 +190,9 @@ class TextMatcher:
                 continue
             found = self.match_text(text, confidence)
             if isinstance(found, BrandMention):
-                found = _corrected_lookalike(run, found) or found
+                found = _corrected_lookalike(run, found) or _case_anomaly(found, self.catalog) or found
+            elif isinstance(found, AlteredName) and confidence < TYPO_MIN_CONFIDENCE and _typos_only(found):
+                continue  # a faint read: more likely the OCR's own slip than a printed typo
             if isinstance(found, BrandMention) and ("mention", found.brand) not in seen:
                 seen.add(("mention", found.brand))
                 mentions.append(found)
@@ -203,6 +210,31 @@ def _last_separator(text: str) -> str:
         if not ch.isalnum():
             return ch
     return "\x00"
+
+
+def _typos_only(found: AlteredName) -> bool:
+    return all(change.split(" ")[0] in {k.split(" ")[0] for k in _TYPO_KINDS} for change in found.changes)
+
+
+#: Capitals that OCR recognisers return for a look-alike digit or symbol: "Ne5café" comes back
+#: as "NeScafe", "Tis5ot" as "TisSot". Inside a lower-case word they are the trace left.
+_DIGIT_LIKE_CAPITALS = {"S": "5", "O": "0", "I": "1", "B": "8", "G": "6", "Z": "2", "E": "3", "A": "4", "T": "7"}
+
+
+def _case_anomaly(mention: BrandMention, catalog: BrandCatalog) -> AlteredName | None:
+    """A correctly spelled name with a stray capital inside a lower-case word, where the brand
+    itself has none: the OCR probably turned a digit back into the letter it imitates."""
+    text = mention.text
+    own_casing = {n.display for n in catalog.names if n.brand == mention.brand}
+    for i in range(1, len(text) - 1):
+        char = text[i]
+        if char in _DIGIT_LIKE_CAPITALS and text[i - 1].islower() and text[i + 1].islower():
+            if any(name[i : i + 1] == char for name in own_casing if len(name) == len(text)):
+                continue  # the brand's own casing ("SanDisk")
+            digit = _DIGIT_LIKE_CAPITALS[char]
+            change = f"look-alike {char.lower()}->{digit}? (OCR read a capital {char} inside a lower-case word)"
+            return AlteredName(text, mention.brand, "look-alike", [change], 0.7)
+    return None
 
 
 def _foreign_chars(text: str) -> list[str]:
