@@ -1,11 +1,9 @@
 """The CLI contract, run as a real subprocess: exit codes, one JSON line per input, no tracebacks."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

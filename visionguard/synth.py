@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 #: scikit-image samples that are public domain or CC0 (see ASSETS.md).
