@@ -263,3 +263,10 @@ def test_faint_typo_reads_are_left_to_the_ocr():
 
 def test_glued_word_split_inside_the_word_part():
     assert_imitation("GUCCIBA GS", "gucci", "brand name joined to 'bags'")
+
+
+def test_capitals_where_boxes_were_joined_are_word_starts_not_digits():
+    catalog = BrandCatalog([Brand("deutsche-bahn", "Deutsche Bahn")])
+    tokens = [OcrToken("Deutsche", 0.69, (289, 429, 528, 516)), OcrToken("Bahn", 0.98, (517, 453, 661, 530))]
+    mentions, altered = TextMatcher(catalog).match_tokens(tokens)
+    assert [m.brand for m in mentions] == ["deutsche-bahn"] and altered == []

@@ -190,7 +190,7 @@ class TextMatcher:
                 continue
             found = self.match_text(text, confidence)
             if isinstance(found, BrandMention):
-                found = _corrected_lookalike(run, found) or _case_anomaly(found, self.catalog) or found
+                found = _corrected_lookalike(run, found) or _case_anomaly(run, found, self.catalog) or found
             elif isinstance(found, AlteredName) and confidence < TYPO_MIN_CONFIDENCE and _typos_only(found):
                 continue  # a faint read: more likely the OCR's own slip than a printed typo
             if isinstance(found, BrandMention) and ("mention", found.brand) not in seen:
@@ -225,19 +225,21 @@ def _typos_only(found: AlteredName) -> bool:
 _DIGIT_LIKE_CAPITALS = {"S": "5", "O": "0", "I": "1", "B": "8", "G": "6", "Z": "2", "E": "3", "A": "4", "T": "7"}
 
 
-def _case_anomaly(mention: BrandMention, catalog: BrandCatalog) -> AlteredName | None:
+def _case_anomaly(run: Sequence[OcrToken], mention: BrandMention, catalog: BrandCatalog) -> AlteredName | None:
     """A correctly spelled name with a stray capital inside a lower-case word, where the brand
     itself has none: the OCR probably turned a digit back into the letter it imitates."""
-    text = mention.text
-    own_casing = {n.display for n in catalog.names if n.brand == mention.brand}
+    if len(run) != 1:
+        return None  # joined boxes put capitals at word starts ("Deutsche" + "Bahn")
+    text = "".join(ch for ch in mention.text if ch.isalnum())
+    own_casings = ["".join(ch for ch in n.display if ch.isalnum()) for n in catalog.names if n.brand == mention.brand]
     for i in range(1, len(text) - 1):
         char = text[i]
         if char in _DIGIT_LIKE_CAPITALS and text[i - 1].islower() and text[i + 1].islower():
-            if any(name[i : i + 1] == char for name in own_casing if len(name) == len(text)):
+            if any(len(name) == len(text) and name[i] == char for name in own_casings):
                 continue  # the brand's own casing ("SanDisk")
             digit = _DIGIT_LIKE_CAPITALS[char]
             change = f"look-alike {char.lower()}->{digit}? (OCR read a capital {char} inside a lower-case word)"
-            return AlteredName(text, mention.brand, "look-alike", [change], 0.7)
+            return AlteredName(mention.text, mention.brand, "look-alike", [change], 0.7)
     return None
 
 
