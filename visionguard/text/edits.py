@@ -87,6 +87,7 @@ def _substitution(brand_char: str, text_char: str) -> tuple[float, str]:
 def align(text: str, brand: str) -> Alignment:
     """Cheapest way to turn `brand` into `text` (both keys), with the edits it took."""
     n, m = len(text), len(brand)
+    known = _SUBSTITUTIONS
     cost = [[0.0] * (m + 1) for _ in range(n + 1)]
     for j in range(1, m + 1):
         cost[0][j] = j * TYPO_COST
@@ -97,7 +98,11 @@ def align(text: str, brand: str) -> Alignment:
         sequence_letter = LOOKALIKE_SEQUENCES.get(text[i - 2 : i]) if i > 1 else None
         for j in range(1, m + 1):
             b = brand[j - 1]
-            best = above[j - 1] if t == b else above[j - 1] + _substitution(b, t)[0]
+            if t == b:
+                best = above[j - 1]
+            else:
+                found = known.get((b, t)) or _substitution(b, t)
+                best = above[j - 1] + found[0]
             if above[j] + TYPO_COST < best:
                 best = above[j] + TYPO_COST
             if row[j - 1] + TYPO_COST < best:

@@ -89,7 +89,7 @@ class TextMatcher:
         if key.endswith("s") and any(n.is_target for n in self.catalog.by_key(key[:-1])):
             plural = self._same_letters(text[:-1], self.catalog.by_key(key[:-1]))  # "Nikes", "LEGOS"
             return BrandMention(text, plural.brand, 1.0) if isinstance(plural, BrandMention) else plural
-        echo = self._echo(text)
+        echo = None if text.isalnum() else self._echo(text)
         if echo is not None:
             return echo
         if key.isalpha() and word_zipf(key) >= self.honest_word_zipf:

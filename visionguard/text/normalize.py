@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -42,8 +43,13 @@ def is_key_char(char: str) -> bool:
     return ("a" <= char <= "z") or ("0" <= char <= "9") or char in KEY_SYMBOLS
 
 
+_ASCII_NOT_KEY = re.compile(r"[^a-z0-9|!@$]")
+
+
 def key(text: str) -> str:
     """Skeleton letters, digits and look-alike symbols only: "A.D.I.D.A.S" -> "adidas", "N1KE" -> "n1ke"."""
+    if text.isascii():
+        return _ASCII_NOT_KEY.sub("", text.lower())
     return "".join(ch for ch in skeleton(text) if is_key_char(ch))
 
 
