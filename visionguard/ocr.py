@@ -45,7 +45,7 @@ class EasyOcrEngine:
 
     def __init__(self, max_side: int = OCR_MAX_SIDE) -> None:
         self.max_side = max_side
-        scratch = Path(os.environ.get("VISIONGUARD_CACHE", Path(tempfile.gettempdir()) / "visionguard"))
+        scratch = Path(os.environ.get("VISIONGUARD_CACHE", Path(tempfile.gettempdir()) / "visionguard-cache"))
         os.environ.setdefault("EASYOCR_MODULE_PATH", str(scratch / "easyocr"))  # keep ~ clean
         from visionguard._torchvision_compat import ensure_torchvision
 
