@@ -70,6 +70,9 @@ class EasyOcrEngine:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch deprecation noise from EasyOCR's quantised LSTM
             self.reader = self._make_reader(easyocr, model_dir, scratch)
+        # Recogniser classes outside English (EasyOCR's readtext zeroes them too); 0 is the CTC blank.
+        outside = set(self.reader.character) - set(self.reader.lang_char)
+        self._ignored = [self.reader.character.index(ch) + 1 for ch in outside]
 
     @staticmethod
     def _make_reader(easyocr, model_dir: Path, scratch: Path):
@@ -140,13 +143,6 @@ class EasyOcrEngine:
     @property
     def _characters(self) -> list[str]:
         return self.reader.converter.character  # index 0 is the CTC blank
-
-    @property
-    def _ignored(self) -> list[int]:
-        if not hasattr(self, "_ignored_cache"):
-            outside = set(self.reader.character) - set(self.reader.lang_char)
-            self._ignored_cache = [self.reader.character.index(ch) + 1 for ch in outside]
-        return self._ignored_cache
 
 
 def decode_with_alternatives(
