@@ -69,10 +69,13 @@ class BrandCatalog:
                 self._add(None, name)
         self._by_plain = {n.plain: n for n in reversed(self.names)}  # targets win on a tie
         self._by_key: dict[str, list[BrandName]] = defaultdict(list)
+        self._by_brand: dict[str, list[BrandName]] = defaultdict(list)
         self._neighbourhood: dict[str, list[BrandName]] = defaultdict(list)
         self._targets_by_coarse: dict[str, list[BrandName]] = defaultdict(list)
         for name in self.names:
             self._by_key[name.key].append(name)
+            if name.brand is not None:
+                self._by_brand[name.brand].append(name)
             for deleted in _deletes(name.coarse, _index_depth(len(name.key))):
                 self._neighbourhood[deleted].append(name)
             if name.is_target and len(name.key) >= SHORT_NAME:
@@ -96,6 +99,10 @@ class BrandCatalog:
     def by_key(self, text_key: str) -> list[BrandName]:
         """Names with exactly these key letters ("A.D.I.D.A.S", "аdidas" and "adidas" share one)."""
         return self._by_key.get(text_key, [])
+
+    def spellings(self, brand: str) -> list[BrandName]:
+        """The name and aliases of one target brand."""
+        return self._by_brand.get(brand, [])
 
     def candidates(self, text_key: str) -> list[tuple[int, BrandName]]:
         """Names within a couple of edits of the key, nearest first, with their edit distance on

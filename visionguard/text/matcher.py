@@ -231,7 +231,7 @@ def _case_anomaly(run: Sequence[OcrToken], mention: BrandMention, catalog: Brand
     if len(run) != 1:
         return None  # joined boxes put capitals at word starts ("Deutsche" + "Bahn")
     text = "".join(ch for ch in mention.text if ch.isalnum())
-    own_casings = ["".join(ch for ch in n.display if ch.isalnum()) for n in catalog.names if n.brand == mention.brand]
+    own_casings = ["".join(ch for ch in n.display if ch.isalnum()) for n in catalog.spellings(mention.brand)]
     for i in range(1, len(text) - 1):
         char = text[i]
         if char in _DIGIT_LIKE_CAPITALS and text[i - 1].islower() and text[i + 1].islower():
