@@ -136,6 +136,11 @@ def report(outcomes: list[Outcome]) -> tuple[list[Outcome], list[Outcome]]:
         mentions = sum(o.kind == "mention" for o in items)
         print(f"{cls:24}{len(items):7}{len(flags):13}{pct(len(flags), len(items)):>9}{mentions:12}")
 
+    for cls, items in by_class.items():
+        if items[0].row["label"] == "rare":  # diagnostic: rarer real words near a brand, not in the totals
+            flags = sum(o.kind == "altered" for o in items)
+            print(f"{cls + ' (diagnostic)':24}{len(items):7}{flags:13}{pct(flags, len(items)):>9}")
+
     macro = f"{100.0 * sum(recalls) / len(recalls):.1f}%" if recalls else "-"
     print(f"\nimitation recall: {pct(imitation_hits, imitation_n).strip()} of {imitation_n} "
           f"(mean over classes {macro})")

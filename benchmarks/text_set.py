@@ -307,6 +307,12 @@ def honest(rng: random.Random, b: Builder, catalogue: list[dict], bundled: list[
     near = {w: note for w in words if (note := nearest(w))}
     for w in rng.sample(sorted(near), min(NEAR_CAP, len(near))):
         b.add("near_word", "honest", casing([2, 3, 5])(w), None, near[w])
+    # Diagnostic, not in the headline: rarer real words (Zipf 1.5-2.5) near a target. Some are
+    # common misspellings of the brand itself, so neither answer is simply right for them.
+    rare = [w for w in top_n_list("en", 200000) if w.isalpha() and len(w) >= 4 and 1.5 <= zipf(w) < 2.5]
+    rare_near = {w: note for w in rare if (note := nearest(w))}
+    for w in rng.sample(sorted(rare_near), min(NEAR_CAP // 3, len(rare_near))):
+        b.add("rare_near_word", "rare", casing([2, 3, 5])(w), None, rare_near[w])
     plain = [w for w in words if w not in near]
     names = [" ".join(n.lower().split()) for c in catalogue for n in [c["name"], *c["aliases"]]]
     phrases = (" ".join(rng.sample(plain[:10000], rng.randint(2, 3))) for _ in range(2 * N_PHRASES))
