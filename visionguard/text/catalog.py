@@ -82,11 +82,6 @@ class BrandCatalog:
                 self._targets_by_coarse[name.coarse].append(name)
         self.target_lengths = sorted({len(k) for k in self._targets_by_coarse}, reverse=True)
 
-    @classmethod
-    def from_names(cls, names: dict[str, list[str]], other_brands: Iterable[str] | None = None) -> "BrandCatalog":
-        """Catalogue from {brand id: [name, alias, ...]}, for callers without a gallery."""
-        return cls([Brand(b, spellings[0], tuple(spellings[1:])) for b, spellings in names.items()], other_brands)
-
     def _add(self, brand: str | None, name: str) -> None:
         name_key = key(name)
         if name_key:
