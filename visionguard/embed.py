@@ -21,9 +21,10 @@ CROP_GRID: tuple[tuple[float, float], ...] = ((0.5, 0.25),)
 
 @dataclass
 class ImageEmbedding:
-    whole: np.ndarray  # (dim,)
-    crops: np.ndarray  # (n_crops, dim)
+    whole: np.ndarray  # (dim,) logo space
+    crops: np.ndarray  # (n_crops, dim) logo space
     boxes: list[Box]
+    product: np.ndarray  # (product_dim,) whole photo in the near-duplicate space
 
 
 def crop_boxes(width: int, height: int, grid: tuple[tuple[float, float], ...] = CROP_GRID) -> list[Box]:
@@ -61,17 +62,18 @@ def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float 
 
 
 def embed_images(model: EmbeddingModel, images: list[np.ndarray]) -> list[ImageEmbedding]:
-    """Whole-image and crop vectors for a batch of images, in one batched model pass."""
-    views: list[np.ndarray] = []
+    """Whole-image and crop vectors for a batch of images: one batched pass over the whole
+    photos (logo and product spaces) and one over all their crops."""
+    crops: list[np.ndarray] = []
     spans: list[tuple[int, list[Box]]] = []
     for image in images:
         height, width = image.shape[:2]
         boxes = crop_boxes(width, height) if min(width, height) >= 64 else []
-        spans.append((len(views), boxes))
-        views.append(trim_border(image))
-        views.extend(image[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes)
-    vectors = model.embed(views)
+        spans.append((len(crops), boxes))
+        crops.extend(image[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes)
+    wholes, products = model.embed_with_products([trim_border(image) for image in images])
+    crop_vectors = model.embed(crops)
     return [
-        ImageEmbedding(whole=vectors[start], crops=vectors[start + 1 : start + 1 + len(boxes)], boxes=boxes)
-        for start, boxes in spans
+        ImageEmbedding(whole=wholes[i], crops=crop_vectors[start : start + len(boxes)], boxes=boxes, product=products[i])
+        for i, (start, boxes) in enumerate(spans)
     ]

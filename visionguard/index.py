@@ -1,8 +1,8 @@
 """The gallery index: a FAISS inner-product index over unit vectors plus self-describing metadata.
 
-An index folder holds `vectors.faiss` (FAISS's own format) and `index.json` (model name,
-checksum and embedding size, brands, gallery paths). No pickle anywhere: a user may hand us
-any folder.
+An index folder holds `vectors.faiss` (logo space) and `products.faiss` (whole-photo,
+near-duplicate space), both in FAISS's own format, and `index.json` (model name, checksum and
+embedding sizes, brands, gallery paths). No pickle anywhere: a user may hand us any folder.
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from visionguard.errors import DecodeError, GalleryError, IndexLoadError
 from visionguard.gallery import Brand, read_gallery
 from visionguard.models import DEFAULT_MODEL, EmbeddingModel, create_model
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 VECTORS_FILE = "vectors.faiss"
+PRODUCTS_FILE = "products.faiss"
 META_FILE = "index.json"
 
 ProgressCallback = Callable[[int, int], None]
@@ -35,6 +36,7 @@ class GalleryIndex:
     """Vectors of genuine gallery images, which brand each belongs to and where it came from."""
 
     vectors: faiss.Index
+    products: faiss.Index
     model: dict
     brands: dict[str, Brand]
     paths: list[str]
@@ -49,10 +51,16 @@ class GalleryIndex:
         k = min(k, len(self))
         return self.vectors.search(np.ascontiguousarray(queries, dtype=np.float32), k)
 
+    def search_products(self, queries: np.ndarray, k: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k similarities in the whole-photo (near-duplicate) space."""
+        k = min(k, len(self))
+        return self.products.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
     def save(self, folder: str | os.PathLike) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.vectors, str(folder / VECTORS_FILE))
+        faiss.write_index(self.products, str(folder / PRODUCTS_FILE))
         meta = {
             "format_version": FORMAT_VERSION,
             "visionguard_version": __version__,
@@ -70,7 +78,7 @@ class GalleryIndex:
         folder = Path(folder)
         if not folder.is_dir():
             raise IndexLoadError(f"index folder '{folder}' does not exist; build one with 'visionguard index build'")
-        meta_path, vectors_path = folder / META_FILE, folder / VECTORS_FILE
+        meta_path, vectors_path, products_path = folder / META_FILE, folder / VECTORS_FILE, folder / PRODUCTS_FILE
         if not meta_path.exists() or not vectors_path.exists():
             raise IndexLoadError(
                 f"'{folder}' is not a VisionGuard index (it needs {META_FILE} and {VECTORS_FILE}); "
@@ -84,9 +92,11 @@ class GalleryIndex:
                     f"this VisionGuard reads version {FORMAT_VERSION}; rebuild it"
                 )
             vectors = faiss.read_index(str(vectors_path))
+            products = faiss.read_index(str(products_path))
             images = meta["images"]
             index = cls(
                 vectors=vectors,
+                products=products,
                 model=meta["model"],
                 brands={k: Brand(k, v["name"], tuple(v.get("aliases", []))) for k, v in meta["brands"].items()},
                 paths=[item["path"] for item in images],
@@ -97,7 +107,12 @@ class GalleryIndex:
             raise
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
             raise IndexLoadError(f"index '{folder}' is corrupt or incomplete ({error}); rebuild it") from None
-        if vectors.ntotal != len(index.paths) or vectors.d != index.model.get("dim"):
+        if (
+            vectors.ntotal != len(index.paths)
+            or products.ntotal != len(index.paths)
+            or vectors.d != index.model.get("dim")
+            or products.d != index.model.get("product_dim")
+        ):
             raise IndexLoadError(f"index '{folder}' is inconsistent (vectors and metadata disagree); rebuild it")
         return index
 
@@ -123,6 +138,7 @@ def build_index(
     gallery = read_gallery(gallery_dir)
     embedder = create_model(model) if isinstance(model, str) else model
     vectors = faiss.IndexFlatIP(embedder.dim)
+    products = faiss.IndexFlatIP(embedder.product_dim or embedder.dim)
     paths: list[str] = []
     brand_of: list[str] = []
     skipped: list[dict] = []
@@ -140,7 +156,9 @@ def build_index(
             paths.append(relative)
             brand_of.append(brand_id)
         if arrays:
-            vectors.add(embedder.embed(arrays))
+            logo_vectors, product_vectors = embedder.embed_with_products(arrays)
+            vectors.add(logo_vectors)
+            products.add(product_vectors)
         if progress:
             progress(min(start + batch_size, total), total)
     if vectors.ntotal == 0:
@@ -150,6 +168,7 @@ def build_index(
             raise GalleryError(f"brand folder '{brand_id}' in gallery '{gallery_dir}' has no readable image")
     index = GalleryIndex(
         vectors=vectors,
+        products=products,
         model=embedder.describe(),
         brands=gallery.brands,
         paths=paths,

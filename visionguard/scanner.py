@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -33,7 +33,8 @@ class ScanOptions:
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
     ocr_alternatives: bool = False
-    thresholds: SearchThresholds = field(default_factory=SearchThresholds)
+    #: None: the thresholds calibrated for the model (its model card), else the search defaults.
+    thresholds: SearchThresholds | None = None
 
 
 @dataclass
@@ -57,6 +58,8 @@ class Scanner:
         self.index = index
         self.model = model
         self.options = options or ScanOptions()
+        if self.options.thresholds is None:
+            self.options.thresholds = SearchThresholds.for_model(model)
         self.catalog = BrandCatalog(index.brands.values())
         self.text_matcher = TextMatcher(self.catalog)
         self.brand_names = {b.id: b.name for b in index.brands.values()}

@@ -8,15 +8,22 @@ import numpy as np
 
 from visionguard.embed import ImageEmbedding
 from visionguard.index import GalleryIndex
+from visionguard.models import EmbeddingModel
 
 
 @dataclass(frozen=True)
 class SearchThresholds:
-    """Cosine thresholds, calibrated on the demo set for the default model (see README)."""
+    """Cosine thresholds. Each model carries its own, calibrated when it was trained (its
+    model card); these defaults were calibrated on the demo set for the ImageNet baseline."""
 
     logo: float = 0.55  # best crop-to-gallery similarity for a brand to count as seen
     logo_margin: float = 0.10  # lead over the best other brand
     duplicate: float = 0.68  # whole photo (flat frame trimmed) vs. a genuine gallery photo
+
+    @classmethod
+    def for_model(cls, model: EmbeddingModel) -> "SearchThresholds":
+        known = {k: float(v) for k, v in model.thresholds.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
 
 
 @dataclass
@@ -38,23 +45,30 @@ def search_gallery(
         return []
     queries = np.concatenate([np.vstack([e.whole[None, :], e.crops]) for e in embeddings])
     scores, ids = index.search(queries, k)
+    copy_scores, copy_ids = index.search_products(np.stack([e.product for e in embeddings]), 1)
     matches: list[VisualMatch] = []
     row = 0
-    for embedding in embeddings:
+    for position, embedding in enumerate(embeddings):
         count = 1 + len(embedding.crops)
-        matches.append(_decide(index, scores[row : row + count], ids[row : row + count], thresholds))
+        match = _decide(index, scores[row : row + count], ids[row : row + count], thresholds)
+        _decide_copy(index, match, float(copy_scores[position, 0]), int(copy_ids[position, 0]), thresholds)
+        matches.append(match)
         row += count
     return matches
 
 
+def _decide_copy(index: GalleryIndex, match: VisualMatch, score: float, gallery_id: int, thresholds: SearchThresholds) -> None:
+    if gallery_id < 0:
+        return
+    match.duplicate_score = score
+    if score >= thresholds.duplicate:
+        match.duplicate_of = index.paths[gallery_id]
+        match.duplicate_brand = index.brand_of[gallery_id]
+
+
 def _decide(index: GalleryIndex, scores: np.ndarray, ids: np.ndarray, thresholds: SearchThresholds) -> VisualMatch:
+    """The brand whose gallery images the whole photo or one of its crops matches best."""
     match = VisualMatch()
-    whole_best = int(ids[0, 0])
-    if whole_best >= 0:
-        match.duplicate_score = float(scores[0, 0])
-        if match.duplicate_score >= thresholds.duplicate:
-            match.duplicate_of = index.paths[whole_best]
-            match.duplicate_brand = index.brand_of[whole_best]
     best_per_brand: dict[str, tuple[float, int]] = {}
     for score, gallery_id in zip(scores.ravel().tolist(), ids.ravel().tolist()):
         if gallery_id < 0:

@@ -1,16 +1,20 @@
 """Embedding models behind one factory, `create_model(name)`.
 
-Add a model by subclassing `EmbeddingModel` and registering it in `_REGISTRY`.
+`create_model` takes a registered name or the path of a `.safetensors` file written by
+`training/train.py` (its `.json` model card beside it). Add an architecture by subclassing
+`EmbeddingModel` and registering it in `_REGISTRY`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from visionguard.errors import VisionGuardError
 from visionguard.models.base import EmbeddingModel
 
-DEFAULT_MODEL = "efficientnet-lite0-imagenet"
+DEFAULT_MODEL = "visionguard-lite0-v1"
+BASELINE_MODEL = "efficientnet-lite0-imagenet"
 
 
 def _efficientnet_lite0() -> EmbeddingModel:
@@ -19,7 +23,17 @@ def _efficientnet_lite0() -> EmbeddingModel:
     return EfficientNetLite0()
 
 
+def _shipped(name: str) -> Callable[[], EmbeddingModel]:
+    def factory() -> EmbeddingModel:
+        from visionguard.models.lite0_metric import TrainedLite0, packaged_weights
+
+        return TrainedLite0(packaged_weights(name))
+
+    return factory
+
+
 _REGISTRY: dict[str, Callable[[], EmbeddingModel]] = {
+    "visionguard-lite0-v1": _shipped("visionguard-lite0-v1"),
     "efficientnet-lite0-imagenet": _efficientnet_lite0,
 }
 
@@ -29,12 +43,18 @@ def list_models() -> list[str]:
 
 
 def create_model(name: str = DEFAULT_MODEL) -> EmbeddingModel:
-    """Build a model by name; the weights come from installed packages, never the network."""
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise VisionGuardError(f"unknown model '{name}'; available: {', '.join(list_models())}") from None
-    return factory()
+    """Build a model by name or weights path; weights come from installed files, never the network."""
+    if name in _REGISTRY:
+        return _REGISTRY[name]()
+    if name.endswith(".safetensors"):
+        from visionguard.models.lite0_metric import TrainedLite0
+
+        if not Path(name).is_file():
+            raise VisionGuardError(f"model weights '{name}' do not exist")
+        return TrainedLite0(name)
+    raise VisionGuardError(
+        f"unknown model '{name}'; available: {', '.join(list_models())}, or the path of a trained .safetensors file"
+    )
 
 
-__all__ = ["DEFAULT_MODEL", "EmbeddingModel", "create_model", "list_models"]
+__all__ = ["BASELINE_MODEL", "DEFAULT_MODEL", "EmbeddingModel", "create_model", "list_models"]

@@ -22,6 +22,8 @@ class EmbeddingModel(ABC):
 
     name: str
     dim: int
+    #: Size of the whole-photo (near-duplicate) space; None: the same vectors as `embed`.
+    product_dim: int | None = None
     input_size: int = 224
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
@@ -47,6 +49,16 @@ class EmbeddingModel(ABC):
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.maximum(norms, 1e-12)
 
+    def embed_with_products(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Logo-space and product-space vectors of whole photos (the same unless a model has two heads)."""
+        vectors = self.embed(images)
+        return vectors, vectors
+
+    @property
+    def thresholds(self) -> dict:
+        """Similarity thresholds calibrated for this model (empty: the search defaults)."""
+        return {}
+
     def _preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
         size = self.input_size
         batch = np.empty((len(images), size, size, 3), dtype=np.float32)
@@ -58,7 +70,13 @@ class EmbeddingModel(ABC):
 
     def describe(self) -> dict:
         """What the index stores to recognise this model later."""
-        return {"name": self.name, "checksum": self.checksum, "dim": self.dim, "input_size": self.input_size}
+        return {
+            "name": self.name,
+            "checksum": self.checksum,
+            "dim": self.dim,
+            "product_dim": self.product_dim or self.dim,
+            "input_size": self.input_size,
+        }
 
 
 def file_sha256(path: str | Path) -> str:

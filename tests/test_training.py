@@ -1,0 +1,134 @@
+"""Training code on small real data: the data builder, the losses, a short real training run,
+the exported model's round trip, and the shipped default model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from training import data
+from training.losses import ProxyAnchorLoss, supcon_loss
+
+
+@pytest.fixture(scope="module")
+def demo_logos(gallery_dir):
+    return data.load_image_folder(gallery_dir)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return data.load_photos(None)
+
+
+def test_image_folder_keeps_brands_and_alpha(demo_logos):
+    brands = {logo.brand for logo in demo_logos}
+    assert brands == {"adidas", "fujifilm", "new-balance", "nike", "puma", "samsung"}
+    assert all(logo.rgba.ndim == 3 and logo.rgba.shape[2] == 4 for logo in demo_logos)
+
+
+def test_views_are_model_sized_and_seeded(demo_logos, photos):
+    logo = demo_logos[0]
+    first = data.logo_view(logo, photos, np.random.default_rng(3), size=128)
+    again = data.logo_view(logo, photos, np.random.default_rng(3), size=128)
+    other = data.logo_view(logo, photos, np.random.default_rng(4), size=128)
+    assert first.shape == (128, 128, 3) and first.dtype == np.uint8
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert data.background_view(photos, np.random.default_rng(0), 96).shape == (96, 96, 3)
+    for style in data.GALLERY_STYLES:
+        assert data.gallery_view(logo, style, 64).shape == (64, 64, 3)
+
+
+def test_listing_logo_covers_the_asked_width(photos):
+    mask = np.full((50, 100), 255, np.uint8)
+    logo = data._glyph("box", mask, (255, 0, 0))
+    background = [np.zeros((600, 800, 3), np.uint8)]
+    rng = np.random.default_rng(0)
+    image = data.listing_photo(logo, background, rng, size=(800, 600), scale=(0.2, 0.2))
+    # rotation and perspective may widen the box a little, JPEG may blur its edge
+    columns = np.nonzero((image[:, :, 0] > 128).any(axis=0))[0]
+    assert 0.15 * 800 <= columns.max() - columns.min() <= 0.3 * 800
+
+
+def test_copy_edit_changes_the_file_not_the_scene(photos):
+    rng = np.random.default_rng(1)
+    original = data.photo_instance(photos, rng)
+    copy = data.copy_edit(original, rng)
+    assert copy.shape != original.shape or not np.array_equal(copy, original)
+
+
+def test_brand_split_is_stable_and_disjoint():
+    brands = [f"brand{i}" for i in range(500)]
+    train, held = data.split_brands(brands, 0.2)
+    assert not set(train) & set(held) and len(train) + len(held) == 500
+    assert 60 <= len(held) <= 140
+    assert data.split_brands(list(reversed(brands)), 0.2) == (train, held)
+
+
+def test_proxy_anchor_rewards_embeddings_near_their_proxy():
+    torch.manual_seed(0)
+    loss_fn = ProxyAnchorLoss(n_classes=4, dim=8)
+    proxies = torch.nn.functional.normalize(loss_fn.proxies.detach(), dim=1)
+    labels = torch.tensor([0, 1, 2, 3])
+    near = loss_fn(proxies.clone(), labels)
+    far = loss_fn(torch.roll(proxies, 1, dims=0), labels)
+    assert near < far
+    # a background row (label -1) only adds negative terms: near a proxy it costs more
+    background_far = loss_fn(torch.cat([proxies, -proxies[:1]]), torch.tensor([0, 1, 2, 3, -1]))
+    background_near = loss_fn(torch.cat([proxies, proxies[:1]]), torch.tensor([0, 1, 2, 3, -1]))
+    assert background_near > background_far
+
+
+def test_supcon_prefers_copies_together():
+    a = torch.nn.functional.normalize(torch.tensor([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99]]), dim=1)
+    labels = torch.tensor([0, 0, 1, 1])
+    assert supcon_loss(a, labels) < supcon_loss(a, torch.tensor([0, 1, 0, 1]))
+
+
+def test_short_training_run_exports_a_loadable_model(tmp_path, gallery_dir):
+    from training.train import main
+    from visionguard.models import create_model
+
+    out = tmp_path / "run"
+    code = main([
+        "--image-folder", str(gallery_dir), "--out", str(out), "--name", "tiny", "--held-out", "0.34",
+        "--views-per-brand", "2", "--epochs", "1", "--batch-size", "8", "--product-instances", "8",
+        "--product-epochs", "2", "--workers", "1",
+    ])
+    assert code == 0
+    card = json.loads((out / "tiny.json").read_text())
+    assert card["logo_dim"] == 128 and card["input_size"] == 128 and len(card["training"]["history"]) == 2
+    model = create_model(str(out / "tiny.safetensors"))
+    assert model.name == "tiny" and model.checksum == card["sha256"]
+    image = np.zeros((200, 300, 3), np.uint8)
+    logo, product = model.embed_with_products([image, image[:, ::-1]])
+    assert logo.shape == (2, 128) and product.shape == (2, 256)
+    assert np.allclose(np.linalg.norm(logo, axis=1), 1, atol=1e-4)
+
+
+def test_shipped_model_matches_its_card():
+    from visionguard.models import DEFAULT_MODEL, create_model
+
+    model = create_model(DEFAULT_MODEL)
+    assert model.checksum == model.card["sha256"]
+    assert set(model.thresholds) == {"logo", "logo_margin", "duplicate"}
+    assert model.card["training"]["minutes"] <= 90
+
+
+def test_shipped_model_tells_logos_apart(gallery_dir, photos):
+    """Held-out style check on the demo brands: a logo on a photo is nearest its own brand."""
+    from visionguard.models import DEFAULT_MODEL, create_model
+
+    model = create_model(DEFAULT_MODEL)
+    logos = {logo.brand: logo for logo in data.load_image_folder(gallery_dir)}  # one image per brand
+    brands = sorted(logos)
+    refs = model.embed([data.gallery_view(logos[b], "colour", 256) for b in brands])
+    rng = np.random.default_rng(5)
+    hits = 0
+    for label, brand in enumerate(brands):
+        queries = model.embed([data.logo_view(logos[brand], photos, rng, 256, scale=(0.5, 0.9)) for _ in range(4)])
+        hits += int(((queries @ refs.T).argmax(axis=1) == label).sum())
+    assert hits >= 0.75 * 4 * len(brands)

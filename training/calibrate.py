@@ -1,0 +1,106 @@
+"""Calibrate a trained model's similarity thresholds and write them into its model card.
+
+    python -m training.calibrate build/training/run/visionguard-lite0-v1.safetensors \
+        --simple-icons build/training/simple-icons --photos build/training/photos
+
+Uses training brands and training photos only (fresh seeds), never the held-out ones that
+`training.evaluate` reports on:
+- logo: the scan's own search (`embed_images` + `search_gallery`) over an index of training
+  brands, on listing photos with a logo at 10-60% of the width and on logo-free photos; the
+  (threshold, margin) pair with the best top-1 brand accuracy among those that keep false
+  brands on logo-free photos at or below `--max-false-brand`;
+- duplicate: the lowest threshold whose false-duplicate rate on other photos of the same
+  scenes stays at or below `--max-false-duplicate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from training import evaluate
+from visionguard.decode import decode
+from visionguard.embed import embed_images
+from visionguard.index import build_index
+from visionguard.models import create_model
+from visionguard.search import SearchThresholds, search_gallery
+
+
+def logo_thresholds(model, logos_by_brand, brands, photos, seed, work: Path, max_false_brand: float) -> dict:
+    evaluate.write_gallery(work / "gallery", logos_by_brand, brands)
+    expected = evaluate.write_listings(work / "listings", logos_by_brand, brands, photos, seed)
+    index = build_index(work / "gallery", work / "index", model=model)
+    names = sorted(expected)
+    predicted, best, runner_up = [], [], []
+    everything = SearchThresholds(logo=-1.0, logo_margin=-1.0, duplicate=2.0)
+    for start in range(0, len(names), 16):
+        images = [decode(work / "listings" / name) for name in names[start : start + 16]]
+        for match in search_gallery(index, embed_images(model, images), everything):
+            predicted.append(match.brand)
+            best.append(match.brand_score)
+            runner_up.append(match.runner_up_score)
+    truth = np.array([expected[n] or "" for n in names])
+    predicted, best, margin = np.array([p or "" for p in predicted]), np.array(best), np.array(best) - np.array(runner_up)
+    has_logo = truth != ""
+    choice = None
+    for threshold in np.arange(0.2, 0.95, 0.01):
+        for needed in np.arange(0.0, 0.3, 0.01):
+            accept = (best >= threshold) & (margin >= needed)
+            false_rate = accept[~has_logo].mean()
+            if false_rate > max_false_brand:
+                continue
+            top1 = (accept & (predicted == truth))[has_logo].mean()
+            if choice is None or top1 > choice[0] + 1e-9:
+                choice = (float(top1), float(false_rate), round(float(threshold), 2), round(float(needed), 2))
+    top1, false_rate, threshold, needed = choice
+    return {"logo": threshold, "logo_margin": needed, "calibration_top1": round(top1, 4),
+            "calibration_false_brand": round(false_rate, 4), "calibration_images": len(names)}
+
+
+def duplicate_threshold(model, photos, logos, seed, max_false_duplicate: float) -> dict:
+    scores = evaluate.duplicate_scores(model, photos, logos, seed)
+    others = np.sort(scores["other_score"])
+    allowed = int(np.floor(max_false_duplicate * len(others)))
+    threshold = float(others[len(others) - allowed - 1]) + 0.01
+    figures = evaluate.duplicate_metrics(scores, round(threshold, 3))
+    return {"duplicate": round(threshold, 3), "calibration_duplicate_recall": round(figures["recall"], 4),
+            "calibration_false_duplicate": round(figures["false_duplicate_rate"], 4)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("weights", type=Path, help="a .safetensors file written by training.train")
+    parser.add_argument("--simple-icons", type=Path)
+    parser.add_argument("--image-folder", type=Path)
+    parser.add_argument("--photos", type=Path)
+    parser.add_argument("--held-out", type=float, default=0.2)
+    parser.add_argument("--brands", type=int, default=100)
+    parser.add_argument("--max-false-brand", type=float, default=0.005)
+    parser.add_argument("--max-false-duplicate", type=float, default=0.002)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--work", type=Path, default=Path("build/training/calibrate"))
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    logos_by_brand, train_brands, _, train_photos, _ = evaluate.load_material(args)
+    rng = np.random.default_rng(args.seed)
+    brands = sorted(rng.choice(train_brands, size=min(args.brands, len(train_brands)), replace=False).tolist())
+    model = create_model(str(args.weights))
+    with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+        thresholds = logo_thresholds(model, logos_by_brand, brands, train_photos, args.seed, Path(tmp), args.max_false_brand)
+    thresholds.update(duplicate_threshold(model, train_photos, [logos_by_brand[b][0] for b in brands], args.seed + 1,
+                                          args.max_false_duplicate))
+    card_path = args.weights.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["thresholds"] = {k: thresholds[k] for k in ("logo", "logo_margin", "duplicate")}
+    card["calibration"] = {k: v for k, v in thresholds.items() if k.startswith("calibration")}
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    print(json.dumps(thresholds, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,226 @@
+"""Evaluate an embedding model on brands and photos it never saw, next to the ImageNet baseline.
+
+    python -m training.evaluate --model visionguard-lite0-v1 \
+        --simple-icons build/training/simple-icons --photos build/training/photos
+
+Reports, for the model and for `efficientnet-lite0-imagenet` measured in the same run:
+- retrieval on held-out brands: a listing-like logo view (query) against clean gallery
+  images of every held-out brand (colour, black, plate): Recall@1; and MAP@R among the
+  queries themselves;
+- near-duplicates on held-out photos: copy edits (crop 5-20%, resize, watermark, frame,
+  JPEG 30-95) against their originals: recall at the model's threshold, and false duplicates
+  among different photos of the same scenes (the other half of each photograph) and the same
+  logo on other photos;
+- end to end through `visionguard scan --no-ocr`: an index of held-out brands' gallery
+  images, listing photos with the logo at 10-60% of the width (and separately 10-25%), and
+  logo-free photos: top-1 brand accuracy and false brands.
+Everything is generated from seeds, so two runs with the same arguments print the same data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from training import data
+from visionguard.models import BASELINE_MODEL, EmbeddingModel, create_model
+
+
+def half(photos: list[np.ndarray], side: str) -> list[np.ndarray]:
+    """The left or right half of each photo: same scenes, no shared pixels."""
+    return [p[:, : p.shape[1] // 2] if side == "left" else p[:, p.shape[1] // 2 :] for p in photos]
+
+
+def retrieval(model: EmbeddingModel, logos_by_brand: dict, brands: list[str], photos, seed: int, per_brand: int = 4) -> dict:
+    rng = np.random.default_rng(seed)
+    refs, ref_labels, queries, query_labels = [], [], [], []
+    for label, brand in enumerate(brands):
+        logo = logos_by_brand[brand][0]
+        for style in data.GALLERY_STYLES:
+            refs.append(data.gallery_view(logo, style, 256))
+            ref_labels.append(label)
+        for _ in range(per_brand):
+            queries.append(data.logo_view(logos_by_brand[brand][int(rng.integers(len(logos_by_brand[brand])))], photos, rng, 256))
+            query_labels.append(label)
+    ref_labels, query_labels = np.array(ref_labels), np.array(query_labels)
+    r, q = model.embed(refs), model.embed(queries)
+    recall = float((ref_labels[(q @ r.T).argmax(axis=1)] == query_labels).mean())
+    similarity = q @ q.T
+    np.fill_diagonal(similarity, -np.inf)
+    order = np.argsort(-similarity, axis=1)
+    precisions = []
+    for row in range(len(q)):
+        relevant = int((query_labels == query_labels[row]).sum()) - 1
+        if relevant == 0:
+            continue
+        hits = query_labels[order[row, :relevant]] == query_labels[row]
+        precisions.append(float((np.cumsum(hits) / np.arange(1, relevant + 1) * hits).sum() / relevant))
+    return {"brands": len(brands), "queries": len(q), "recall_at_1": recall, "map_at_r": float(np.mean(precisions))}
+
+
+def duplicate_scores(model: EmbeddingModel, photos, logos: list, seed: int, originals: int = 150, copies: int = 3,
+                     distractors: int = 450) -> dict:
+    """Similarities of copies to their original and of other photos to their nearest original."""
+    rng = np.random.default_rng(seed)
+    left, right = half(photos, "left"), half(photos, "right")
+    gallery, queries, truth = [], [], []
+    for i in range(originals):
+        logo = logos[int(rng.integers(len(logos)))] if rng.random() < 0.5 else None
+        original = data.listing_photo(logo, left, rng, size=(640, 480), scale=(0.15, 0.5))
+        gallery.append(original)
+        for _ in range(copies):
+            queries.append(data.copy_edit(original, rng))
+            truth.append(i)
+    others = []
+    for _ in range(distractors):
+        logo = logos[int(rng.integers(len(logos)))] if rng.random() < 0.5 else None
+        others.append(data.listing_photo(logo, right, rng, size=(640, 480), scale=(0.15, 0.5)))
+    _, g = model.embed_with_products(gallery)
+    _, q = model.embed_with_products(queries)
+    _, o = model.embed_with_products(others)
+    copy_sim = q @ g.T
+    copy_best = copy_sim.argmax(axis=1)
+    return {
+        "copy_score": copy_sim[np.arange(len(q)), truth],
+        "copy_top1": copy_best == np.array(truth),
+        "other_score": (o @ g.T).max(axis=1),
+    }
+
+
+def duplicate_metrics(scores: dict, threshold: float) -> dict:
+    found = scores["copy_top1"] & (scores["copy_score"] >= threshold)
+    return {
+        "threshold": threshold,
+        "copies": len(found),
+        "recall": float(found.mean()),
+        "others": len(scores["other_score"]),
+        "false_duplicate_rate": float((scores["other_score"] >= threshold).mean()),
+    }
+
+
+def write_gallery(folder: Path, logos_by_brand: dict, brands: list[str]) -> None:
+    for brand in brands:
+        (folder / brand).mkdir(parents=True, exist_ok=True)
+        for style in data.GALLERY_STYLES:
+            Image.fromarray(data.gallery_view(logos_by_brand[brand][0], style, 256)).save(folder / brand / f"logo_{style}.png")
+
+
+def write_listings(folder: Path, logos_by_brand: dict, brands: list[str], photos, seed: int, per_brand: int = 2,
+                   scale: tuple[float, float] = (0.1, 0.6), logo_free: int | None = None) -> dict[str, str | None]:
+    """Listing photos: `per_brand` per brand with the logo at `scale` of the width, and logo-free ones."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    expected: dict[str, str | None] = {}
+    for brand in brands:
+        for i in range(per_brand):
+            name = f"{brand}-{i}.jpg"
+            logo = logos_by_brand[brand][int(rng.integers(len(logos_by_brand[brand])))]
+            Image.fromarray(data.listing_photo(logo, photos, rng, scale=scale)).save(folder / name, quality=90)
+            expected[name] = brand
+    for i in range(len(expected) if logo_free is None else logo_free):
+        name = f"no-logo-{i}.jpg"
+        Image.fromarray(data.listing_photo(None, photos, rng)).save(folder / name, quality=90)
+        expected[name] = None
+    return expected
+
+
+def scan_cli(gallery: Path, listings: Path, model: str, work: Path) -> tuple[list[dict], float]:
+    """Index the gallery and scan the listings with the `visionguard` CLI; (results, seconds)."""
+    index, out = work / f"index-{Path(model).stem}", work / f"results-{Path(model).stem}.jsonl"
+    cli = [sys.executable, "-m", "visionguard"]
+    subprocess.run(cli + ["index", "build", str(gallery), "--out", str(index), "--model", model], check=True, capture_output=True)
+    started = time.perf_counter()
+    subprocess.run(cli + ["scan", str(listings), "--index", str(index), "--out", str(out), "--no-ocr", "--no-summary"],
+                   check=True, capture_output=True)
+    elapsed = time.perf_counter() - started
+    return [json.loads(line) for line in out.read_text().splitlines()], elapsed
+
+
+def end_to_end(results: list[dict], expected: dict[str, str | None]) -> dict:
+    branded = [r for r in results if expected.get(r["path"])]
+    free = [r for r in results if r["path"] in expected and expected[r["path"]] is None]
+    return {
+        "logo_photos": len(branded),
+        "top1_brand": float(np.mean([r.get("brand") == expected[r["path"]] for r in branded])) if branded else None,
+        "logo_free_photos": len(free),
+        "false_brand_rate": float(np.mean([r.get("brand") is not None for r in free])) if free else None,
+    }
+
+
+def load_material(args) -> tuple[dict, list[str], list[str], list, list]:
+    logos = []
+    if args.simple_icons:
+        logos += data.load_simple_icons(args.simple_icons, cache=Path(args.work) / "masks")
+    if args.image_folder:
+        logos += data.load_image_folder(args.image_folder)
+    logos_by_brand: dict[str, list] = defaultdict(list)
+    for logo in logos:
+        logos_by_brand[logo.brand].append(logo)
+    train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
+    train_photos, held_photos = data.split_photos(data.load_photos(args.photos))
+    return logos_by_brand, train_brands, held_brands, train_photos, held_photos
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="visionguard-lite0-v1", help="a registered name or a .safetensors path")
+    parser.add_argument("--baseline", default=BASELINE_MODEL)
+    parser.add_argument("--simple-icons", type=Path)
+    parser.add_argument("--image-folder", type=Path)
+    parser.add_argument("--photos", type=Path)
+    parser.add_argument("--held-out", type=float, default=0.2)
+    parser.add_argument("--brands", type=int, default=300, help="held-out brands in the retrieval test")
+    parser.add_argument("--scan-brands", type=int, default=100, help="held-out brands in the end-to-end index")
+    parser.add_argument("--seed", type=int, default=100)
+    parser.add_argument("--work", type=Path, default=Path("build/training/eval"))
+    parser.add_argument("--skip-scan", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    logos_by_brand, _, held_brands, _, held_photos = load_material(args)
+    held = held_brands[: args.brands]
+    report: dict = {"held_out_brands": len(held_brands), "held_out_photos": len(held_photos), "models": {}}
+    for name in (args.model, args.baseline):
+        model = create_model(name)
+        started = time.perf_counter()
+        entry = {"retrieval": retrieval(model, logos_by_brand, held, held_photos, args.seed)}
+        threshold = model.thresholds.get("duplicate", 0.68)
+        entry["near_duplicates"] = duplicate_metrics(
+            duplicate_scores(model, held_photos, [logos_by_brand[b][0] for b in held], args.seed + 1), threshold
+        )
+        entry["seconds"] = round(time.perf_counter() - started, 1)
+        report["models"][name] = entry
+        print(json.dumps({name: entry}, indent=1), flush=True)
+    if not args.skip_scan:
+        with tempfile.TemporaryDirectory(dir=args.work) as tmp:
+            work = Path(tmp)
+            scan_brands = held_brands[: args.scan_brands]
+            write_gallery(work / "gallery", logos_by_brand, scan_brands)
+            sets = {
+                "logo_10_60": write_listings(work / "l1060", logos_by_brand, scan_brands, held_photos, args.seed + 2),
+                "logo_10_25": write_listings(work / "l1025", logos_by_brand, scan_brands, held_photos, args.seed + 3,
+                                             per_brand=1, scale=(0.1, 0.25), logo_free=0),
+            }
+            for name in (args.model, args.baseline):
+                for label, expected in sets.items():
+                    results, seconds = scan_cli(work / "gallery", work / label.replace("logo_", "l").replace("_", ""), name, work)
+                    figures = end_to_end(results, expected)
+                    figures["scan_seconds_per_image"] = round(seconds / max(1, len(results)), 3)
+                    report["models"][name][f"end_to_end_{label}"] = figures
+                    print(json.dumps({name: {label: figures}}), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

