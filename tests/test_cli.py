@@ -4,12 +4,14 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from badinputs import make_bad_inputs
 
 CLI = [sys.executable, "-m", "visionguard"]
+DEMO_GALLERY = str(Path(__file__).resolve().parents[1] / "indexes" / "demo" / "gallery")
 
 
 def run(*args, **kwargs) -> subprocess.CompletedProcess:
@@ -33,6 +35,8 @@ def test_help_on_every_command(command):
         (["index", "build", "/nonexistent/gallery", "--out", "/tmp/x"], "does not exist"),
         (["scan", "/nonexistent/listings", "--index", "/tmp/x", "--out", "/tmp/r.jsonl"], "does not exist"),
         (["index", "info", "/nonexistent/index"], "does not exist"),
+        (["index", "build", DEMO_GALLERY, "--out", "/tmp/x", "--model", "resnet9000"], "unknown model"),
+        (["index", "build", DEMO_GALLERY, "--out", "/tmp/x", "--model", "/no/such.safetensors"], "do not exist"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message):

@@ -13,8 +13,10 @@ from visionguard.errors import GalleryError, IndexLoadError
 
 def test_index_is_self_describing(index_dir, gallery_dir):
     meta = json.loads((index_dir / "index.json").read_text())
-    assert meta["model"]["name"] == "efficientnet-lite0-imagenet"
-    assert len(meta["model"]["checksum"]) == 64 and meta["model"]["dim"] == 1280
+    assert meta["model"]["name"] == "visionguard-lite0-v1"  # the shipped trained default
+    assert len(meta["model"]["checksum"]) == 64
+    assert meta["model"]["dim"] == 128 and meta["model"]["product_dim"] == 256
+    assert (index_dir / "vectors.faiss").exists() and (index_dir / "products.faiss").exists()
     assert set(meta["brands"]) == {"adidas", "nike", "puma", "fujifilm", "samsung", "new-balance"}
     assert meta["brands"]["new-balance"] == {"name": "New Balance", "aliases": ["NB"]}
     paths = [item["path"] for item in meta["images"]]
@@ -29,6 +31,37 @@ def test_loaded_index_finds_each_gallery_image_as_its_own_nearest(index_dir, sca
     scores, ids = index.search(vectors, 1)
     assert np.all(scores[:, 0] > 0.999)  # (adidas' black and colour logos are the same image)
     assert [index.brand_of[i] for i in ids[:, 0]] == index.brand_of
+    products = index.products.reconstruct_n(0, len(index))
+    scores, ids = index.search_products(products, 1)
+    assert np.all(scores[:, 0] > 0.999)
+
+
+def test_baseline_model_builds_an_index_with_one_space(tmp_path, gallery_dir):
+    index = build_index(gallery_dir, tmp_path / "baseline", model="efficientnet-lite0-imagenet")
+    assert index.model["dim"] == index.model["product_dim"] == 1280
+    loaded = GalleryIndex.load(tmp_path / "baseline")
+    assert np.allclose(loaded.vectors.reconstruct_n(0, 3), loaded.products.reconstruct_n(0, 3))
+
+
+def test_index_of_an_older_format_asks_for_a_rebuild(index_dir, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(index_dir, copy)
+    meta = json.loads((copy / "index.json").read_text())
+    meta["format_version"] = 1
+    (copy / "index.json").write_text(json.dumps(meta))
+    (copy / "products.faiss").unlink()
+    with pytest.raises(IndexLoadError, match="rebuild"):
+        GalleryIndex.load(copy)
+
+
+def test_index_built_with_a_model_file_needs_that_file_to_scan(index_dir, tmp_path):
+    copy = tmp_path / "custom"
+    shutil.copytree(index_dir, copy)
+    meta = json.loads((copy / "index.json").read_text())
+    meta["model"]["name"] = "my-brands-v2"
+    (copy / "index.json").write_text(json.dumps(meta))
+    with pytest.raises(IndexLoadError, match="--model PATH/my-brands-v2.safetensors"):
+        Scanner.load(copy)
 
 
 def test_display_name_defaults_to_folder_name(tmp_path):

@@ -147,8 +147,24 @@ def set_train_mode(model: Lite0Metric) -> None:
             module.eval()
 
 
-def train_logo(model, features, labels, n_classes, monitor, epochs, batch_size, lr, seed):
+@torch.inference_mode()
+def class_means(model: Lite0Metric, features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Mean initial embedding per brand: proxies start where their brand already is."""
+    model.eval()
+    sums = torch.zeros(n_classes, model.logo_head.out_features)
+    for start in range(0, len(labels), 512):
+        rows = labels[start : start + 512]
+        keep = rows >= 0
+        embeddings = model.logo(features[start : start + 512].float())
+        sums.index_add_(0, rows[keep], embeddings[keep])
+    return F.normalize(sums, dim=1)
+
+
+def train_logo(model, features, labels, n_classes, monitor, epochs, batch_size, lr, seed, warmup_epochs=1):
+    """ProxyAnchor on the cached trunk features. The first `warmup_epochs` train only the head
+    and the proxies, so that early, noisy gradients do not wreck the pretrained tail."""
     loss_fn = ProxyAnchorLoss(n_classes, model.logo_head.out_features)
+    loss_fn.proxies.data.copy_(class_means(model, features, labels, n_classes))
     optimiser = torch.optim.AdamW(
         [
             {"params": model.logo_tail.parameters(), "lr": lr},
@@ -166,6 +182,7 @@ def train_logo(model, features, labels, n_classes, monitor, epochs, batch_size, 
     log(f"logo: epoch 0 held-out R@1 {history[-1]['held_out_recall_at_1']:.3f}")
     for epoch in range(1, epochs + 1):
         set_train_mode(model)
+        model.logo_tail.requires_grad_(epoch > warmup_epochs)
         order = torch.randperm(len(labels), generator=generator)
         started, total = time.time(), 0.0
         for step in range(len(labels) // batch_size):
@@ -315,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         "product_dim": model.product_head.out_features,
         "normalisation": "(pixel / 255 - 0.5) / 0.5, RGB",
         "training": {
-            "logo_loss": "ProxyAnchor (margin 0.1, alpha 32), background crops as negatives only",
+            "logo_loss": "ProxyAnchor (margin 0.1, alpha 32), proxies initialised at brand means, "
+                         "head-only first epoch, background crops as negatives only",
             "product_loss": "SupCon (temperature 0.05) on an original + 3 copy edits per instance",
             "brands": len(train_brands), "held_out_brands": len(held_brands), "views_per_brand": args.views_per_brand + 1,
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,

@@ -76,7 +76,12 @@ class _Progress:
 def index_build(
     gallery_dir: Path = typer.Argument(..., help="Gallery folder: GALLERY/<brand_id>/*.jpg|png, optional brands.json."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the index to."),
-    model: str = typer.Option(None, "--model", help="Embedding model name (default: the shipped default)."),
+    model: str = typer.Option(
+        None,
+        "--model",
+        help="Embedding model: a shipped name (visionguard-lite0-v1, the default; efficientnet-lite0-imagenet, "
+        "the untrained baseline) or the path of a .safetensors file made by training/train.py.",
+    ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
 ) -> None:
     """Embed a gallery of genuine brand images into a searchable FAISS index."""
@@ -94,7 +99,7 @@ def index_build(
         typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
     typer.echo(
         f"indexed {len(index)} images of {len(index.brands)} brands with {index.model['name']} "
-        f"({index.model['dim']}-d) into {out}"
+        f"(logo {index.model['dim']}-d, photo {index.model['product_dim']}-d) into {out}"
         + (f"; skipped {len(index.skipped)} unreadable images" if index.skipped else "")
     )
 
@@ -109,7 +114,10 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
     except VisionGuardError as error:
         _fail(str(error))
     counts = Counter(index.brand_of)
-    typer.echo(f"model: {index.model['name']} ({index.model['dim']}-d, sha256 {index.model['checksum'][:12]})")
+    typer.echo(
+        f"model: {index.model['name']} (logo {index.model['dim']}-d, photo {index.model['product_dim']}-d, "
+        f"sha256 {index.model['checksum'][:12]})"
+    )
     typer.echo(f"images: {len(index)}   brands: {len(index.brands)}")
     for brand in index.brands.values():
         aliases = f" (aliases: {', '.join(brand.aliases)})" if brand.aliases else ""
@@ -122,10 +130,15 @@ def scan(
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
     out: Path = typer.Option(..., "--out", "-o", help="Results file, one JSON object per input image."),
     ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text in the images (brand names, imitations)."),
-    model: str = typer.Option(None, "--model", help="Embedding model; must be the one the index was built with."),
+    model: str = typer.Option(
+        None, "--model", help="Embedding model (name or .safetensors path); must be the one the index was built with."
+    ),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per batch."),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."
+    ),
+    small_logos: bool = typer.Option(
+        False, "--small-logos", help="Also search small windows, for logos of 10-20% of the photo width (25 crop windows instead of 9)."
     ),
     summary: bool = typer.Option(True, "--summary/--no-summary", help="Print a summary table at the end."),
 ) -> None:
@@ -144,7 +157,9 @@ def scan(
             raise VisionGuardError(
                 f"input folder '{input_dir}' has no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)"
             )
-        scanner = Scanner.load(index, model=model, ocr=ocr, batch_size=batch_size, ocr_alternatives=ocr_alternatives)
+        scanner = Scanner.load(
+            index, model=model, ocr=ocr, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
+        )
         progress = _Progress(total, "scanning", enabled=True)
         with JsonlSink(out) as sink:
             for result in scanner.scan_folder(input_dir):

@@ -15,8 +15,13 @@ from visionguard.models import EmbeddingModel
 
 Box = tuple[int, int, int, int]
 
-#: Crop windows as fractions of the image: (size, stride). 0.5/0.25 gives a 3x3 grid.
-CROP_GRID: tuple[tuple[float, float], ...] = ((0.5, 0.25),)
+Grid = tuple[tuple[float, float], ...]
+
+#: Crop windows as fractions of the image: (size, stride). 0.5/0.25 gives a 3x3 grid; a logo
+#: of 20-60% of the photo width fills 40-100% of some window.
+CROP_GRID: Grid = ((0.5, 0.25),)
+#: Adds a 4x4 grid of 0.3-size windows for logos of 10-20% of the width (25 crops, not 9).
+SMALL_LOGO_GRID: Grid = ((0.5, 0.25), (0.3, 0.7 / 3))
 
 
 @dataclass
@@ -27,7 +32,7 @@ class ImageEmbedding:
     product: np.ndarray  # (product_dim,) whole photo in the near-duplicate space
 
 
-def crop_boxes(width: int, height: int, grid: tuple[tuple[float, float], ...] = CROP_GRID) -> list[Box]:
+def crop_boxes(width: int, height: int, grid: Grid = CROP_GRID) -> list[Box]:
     """Square-ish windows over the image, so a logo anywhere falls mostly inside one."""
     boxes: list[Box] = []
     for size, stride in grid:
@@ -61,14 +66,14 @@ def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float 
     return image[top : height - bottom, left : width - right]
 
 
-def embed_images(model: EmbeddingModel, images: list[np.ndarray]) -> list[ImageEmbedding]:
+def embed_images(model: EmbeddingModel, images: list[np.ndarray], grid: Grid = CROP_GRID) -> list[ImageEmbedding]:
     """Whole-image and crop vectors for a batch of images: one batched pass over the whole
     photos (logo and product spaces) and one over all their crops."""
     crops: list[np.ndarray] = []
     spans: list[tuple[int, list[Box]]] = []
     for image in images:
         height, width = image.shape[:2]
-        boxes = crop_boxes(width, height) if min(width, height) >= 64 else []
+        boxes = crop_boxes(width, height, grid) if min(width, height) >= 64 else []
         spans.append((len(crops), boxes))
         crops.extend(image[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes)
     wholes, products = model.embed_with_products([trim_border(image) for image in images])

@@ -16,10 +16,10 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from visionguard.decode import ImageInput, decode
-from visionguard.embed import embed_images
-from visionguard.errors import DecodeError
+from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images
+from visionguard.errors import DecodeError, IndexLoadError
 from visionguard.index import GalleryIndex
-from visionguard.models import EmbeddingModel, create_model
+from visionguard.models import EmbeddingModel, create_model, list_models
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
@@ -33,6 +33,8 @@ class ScanOptions:
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
     ocr_alternatives: bool = False
+    #: Also search small crop windows, for logos of 10-20% of the photo width (2.5x the embedding work).
+    small_logos: bool = False
     #: None: the thresholds calibrated for the model (its model card), else the search defaults.
     thresholds: SearchThresholds | None = None
 
@@ -60,6 +62,7 @@ class Scanner:
         self.options = options or ScanOptions()
         if self.options.thresholds is None:
             self.options.thresholds = SearchThresholds.for_model(model)
+        self._grid = SMALL_LOGO_GRID if self.options.small_logos else CROP_GRID
         self.catalog = BrandCatalog(index.brands.values())
         self.text_matcher = TextMatcher(self.catalog)
         self.brand_names = {b.id: b.name for b in index.brands.values()}
@@ -73,6 +76,11 @@ class Scanner:
         index = GalleryIndex.load(index_dir)
         if model is None:
             model = index.model["name"]
+            if model not in list_models():
+                raise IndexLoadError(
+                    f"index '{index_dir}' was built with model '{model}', which is not shipped with VisionGuard; "
+                    f"pass its weights with --model PATH/{model}.safetensors"
+                )
         embedder = create_model(model) if isinstance(model, str) else model
         return cls(index, embedder, ScanOptions(**options), index_dir=index_dir)
 
@@ -140,13 +148,13 @@ class Scanner:
             return []
         started = time.perf_counter()
         try:
-            embeddings = embed_images(self.model, [item.image for item in items])
+            embeddings = embed_images(self.model, [item.image for item in items], self._grid)
             matches: list[VisualMatch | None] = search_gallery(self.index, embeddings, self.options.thresholds)
         except Exception:  # noqa: BLE001 - retry one by one so a single odd image fails alone
             matches = []
             for item in items:
                 try:
-                    matches += search_gallery(self.index, embed_images(self.model, [item.image]), self.options.thresholds)
+                    matches += search_gallery(self.index, embed_images(self.model, [item.image], self._grid), self.options.thresholds)
                 except Exception as error:  # noqa: BLE001
                     item.result = ScanResult.failed(item.result.path, f"embedding failed: {type(error).__name__}: {error}")
                     matches.append(None)
