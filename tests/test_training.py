@@ -95,12 +95,12 @@ def test_short_training_run_exports_a_loadable_model(tmp_path, gallery_dir):
     out = tmp_path / "run"
     code = main([
         "--image-folder", str(gallery_dir), "--out", str(out), "--name", "tiny", "--held-out", "0.34",
-        "--views-per-brand", "2", "--epochs", "1", "--batch-size", "8", "--product-instances", "8",
+        "--views-per-brand", "2", "--head-epochs", "2", "--epochs", "1", "--batch-size", "8", "--product-instances", "8",
         "--product-epochs", "2", "--workers", "1",
     ])
     assert code == 0
     card = json.loads((out / "tiny.json").read_text())
-    assert card["logo_dim"] == 128 and card["input_size"] == 128 and len(card["training"]["history"]) == 2
+    assert card["logo_dim"] == 128 and card["input_size"] == 128 and [h["stage"] for h in card["training"]["history"]] == [0, 1, 1, 2]
     model = create_model(str(out / "tiny.safetensors"))
     assert model.name == "tiny" and model.checksum == card["sha256"]
     image = np.zeros((200, 300, 3), np.uint8)

@@ -190,9 +190,11 @@ def background_view(photos: list[np.ndarray], rng: np.random.Generator, size: in
 
 
 def listing_photo(logo: Logo | None, photos: list[np.ndarray], rng: np.random.Generator,
-                  size: tuple[int, int] = (800, 600), scale: tuple[float, float] = (0.1, 0.6)) -> np.ndarray:
-    """A whole listing photo with the logo at `scale` of the photo width (for end-to-end tests)."""
-    canvas = _background(photos, rng, *size)
+                  size: tuple[int, int] = (800, 600), scale: tuple[float, float] = (0.1, 0.6),
+                  plain: float = 0.05) -> np.ndarray:
+    """A whole listing photo with the logo at `scale` of the photo width (for end-to-end tests);
+    `plain` is the chance of a plain-colour background instead of a photo."""
+    canvas = _background(photos, rng, *size, plain=plain)
     if logo is not None:
         mark = _styled_mark(logo, canvas, rng)
         mark = _fit(mark, max(12, int(size[0] * rng.uniform(*scale))), int(size[1] * 0.9))
@@ -259,9 +261,26 @@ def _limit(image: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(image, (int(image.shape[1] * scale), int(image.shape[0] * scale)), interpolation=cv2.INTER_AREA)
 
 
-def _background(photos: list[np.ndarray], rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A random crop of a random photo (a plain colour 5% of the time), resized to width x height."""
-    if rng.random() < 0.05:
+def photo_tiles(photos: list[np.ndarray], grid: int = 4) -> list[np.ndarray]:
+    """Each photo cut into grid x grid tiles that share no pixels: distinct 'photos' of the same
+    scenes, for near-duplicate tests (a copy must find its own tile, not its neighbour)."""
+    tiles = []
+    for photo in photos:
+        h, w = photo.shape[0] // grid, photo.shape[1] // grid
+        tiles += [photo[r * h : (r + 1) * h, c * w : (c + 1) * w] for r in range(grid) for c in range(grid)]
+    return [tile for tile in tiles if _textured(tile)]
+
+
+def _textured(image: np.ndarray, min_std: float = 20.0) -> bool:
+    """False for near-uniform regions (sky, a plain wall): two of them are the same picture."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return float(grey.std()) >= min_std and float(np.abs(cv2.Laplacian(grey, cv2.CV_32F)).mean()) >= 2.0
+
+
+def _background(photos: list[np.ndarray], rng: np.random.Generator, width: int, height: int,
+                plain: float = 0.05) -> np.ndarray:
+    """A random crop of a random photo (a plain colour with chance `plain`), resized to width x height."""
+    if rng.random() < plain:
         canvas = np.empty((height, width, 3), np.uint8)
         canvas[:] = rng.integers(0, 256, 3)
         return canvas

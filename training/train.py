@@ -6,7 +6,7 @@
 Recipe (see training/README.md): brands are split by a stable hash into training and
 held-out brands; listing-like views of the training brands are generated once and passed
 through the frozen ImageNet trunk, whose features are cached (float16); the logo tail and
-head are then fine-tuned on the cache with ProxyAnchor for a few epochs, and the product head
+head are then trained on the cache with ProxyAnchor (head alone, then the tail too), and the product head
 is trained with SupCon on copy edits of training photos. Held-out brands are only used to
 report Recall@1 after each epoch. Output: `<name>.safetensors` (trained tensors, float16) and
 `<name>.json` (the model card without thresholds; `training.calibrate` adds them).
@@ -148,54 +148,60 @@ def set_train_mode(model: Lite0Metric) -> None:
 
 
 @torch.inference_mode()
-def class_means(model: Lite0Metric, features: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:
-    """Mean initial embedding per brand: proxies start where their brand already is."""
+def pooled_features(model: Lite0Metric, features: torch.Tensor) -> torch.Tensor:
+    """The logo tail's pooled 1280-d output for every cached view (the tail is still ImageNet)."""
     model.eval()
-    sums = torch.zeros(n_classes, model.logo_head.out_features)
-    for start in range(0, len(labels), 512):
-        rows = labels[start : start + 512]
-        keep = rows >= 0
-        embeddings = model.logo(features[start : start + 512].float())
-        sums.index_add_(0, rows[keep], embeddings[keep])
-    return F.normalize(sums, dim=1)
+    return torch.cat([model.logo_tail(features[i : i + 256].float()) for i in range(0, len(features), 256)])
 
 
-def train_logo(model, features, labels, n_classes, monitor, epochs, batch_size, lr, seed, warmup_epochs=1):
-    """ProxyAnchor on the cached trunk features. The first `warmup_epochs` train only the head
-    and the proxies, so that early, noisy gradients do not wreck the pretrained tail."""
-    loss_fn = ProxyAnchorLoss(n_classes, model.logo_head.out_features)
-    loss_fn.proxies.data.copy_(class_means(model, features, labels, n_classes))
-    optimiser = torch.optim.AdamW(
-        [
-            {"params": model.logo_tail.parameters(), "lr": lr},
-            {"params": model.logo_head.parameters(), "lr": lr * 10},
-            {"params": loss_fn.parameters(), "lr": lr * 100},
-        ],
-        weight_decay=1e-4,
-    )
-    steps = epochs * (len(labels) // batch_size)
+def _proxy_anchor_epochs(parameters, loss_fn, embed, inputs, labels, epochs, batch_size, generator, on_epoch):
+    """Shared loop of both stages; `parameters` are (params, peak lr) pairs under one OneCycle."""
+    optimiser = torch.optim.AdamW([{"params": p, "lr": lr} for p, lr in parameters], weight_decay=1e-4)
+    steps = len(labels) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, max_lr=[lr, lr * 10, lr * 100], total_steps=max(1, steps), pct_start=0.1
+        optimiser, max_lr=[lr for _, lr in parameters], total_steps=max(1, epochs * steps), pct_start=0.05
     )
-    generator = torch.Generator().manual_seed(seed)
-    history = [{"epoch": 0, "held_out_recall_at_1": recall_at_1(model, monitor)}]
-    log(f"logo: epoch 0 held-out R@1 {history[-1]['held_out_recall_at_1']:.3f}")
     for epoch in range(1, epochs + 1):
-        set_train_mode(model)
-        model.logo_tail.requires_grad_(epoch > warmup_epochs)
         order = torch.randperm(len(labels), generator=generator)
         started, total = time.time(), 0.0
-        for step in range(len(labels) // batch_size):
+        for step in range(steps):
             rows = order[step * batch_size : (step + 1) * batch_size]
-            loss = loss_fn(model.logo(features[rows].float()), labels[rows])
+            loss = loss_fn(embed(inputs[rows]), labels[rows])
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
             schedule.step()
             total += float(loss.detach())
-        mean_loss = total / max(1, len(labels) // batch_size)
-        history.append({"epoch": epoch, "loss": round(mean_loss, 4), "held_out_recall_at_1": recall_at_1(model, monitor)})
-        log(f"logo: epoch {epoch} loss {mean_loss:.3f} held-out R@1 {history[-1]['held_out_recall_at_1']:.3f} ({time.time() - started:.0f}s)")
+        on_epoch(epoch, total / max(1, steps), time.time() - started)
+
+
+def train_logo(model, features, labels, n_classes, monitor, head_epochs, epochs, batch_size, lr, seed):
+    """ProxyAnchor in two stages. 1: the head and the proxies alone, on the pooled ImageNet
+    features (seconds per epoch); fine-tuning the tail from random proxies wrecked it (held-out
+    R@1 fell from 0.07 to 0.01). 2: the tail too, at a small learning rate, from stage 1."""
+    loss_fn = ProxyAnchorLoss(n_classes, model.logo_head.out_features)
+    generator = torch.Generator().manual_seed(seed)
+    history = [{"stage": 0, "epoch": 0, "held_out_recall_at_1": recall_at_1(model, monitor)}]
+    log(f"logo: ImageNet tail + random head, held-out R@1 {history[-1]['held_out_recall_at_1']:.3f}")
+
+    def report(stage: int):
+        def on_epoch(epoch: int, loss: float, seconds: float) -> None:
+            history.append({"stage": stage, "epoch": epoch, "loss": round(loss, 4),
+                            "held_out_recall_at_1": recall_at_1(model, monitor)})
+            log(f"logo stage {stage}: epoch {epoch} loss {loss:.3f} held-out R@1 "
+                f"{history[-1]['held_out_recall_at_1']:.3f} ({seconds:.0f}s)")
+            set_train_mode(model)
+        return on_epoch
+
+    pooled = pooled_features(model, features).clone()  # a normal tensor: autograd may save it
+    set_train_mode(model)
+    _proxy_anchor_epochs([(model.logo_head.parameters(), 1e-3), (loss_fn.parameters(), 1e-1)], loss_fn,
+                         lambda x: F.normalize(model.logo_head(x), dim=1), pooled, labels, head_epochs, 256,
+                         generator, report(1))
+    del pooled
+    _proxy_anchor_epochs([(model.logo_tail.parameters(), lr), (model.logo_head.parameters(), 1e-4),
+                          (loss_fn.parameters(), 1e-2)], loss_fn, lambda x: model.logo(x.float()), features, labels,
+                         epochs, batch_size, generator, report(2))
     return history
 
 
@@ -258,9 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--views-per-brand", type=int, default=6)
     parser.add_argument("--max-brands", type=int, default=0, help="use at most this many training brands (0: all)")
     parser.add_argument("--held-out", type=float, default=0.2, help="fraction of brands held out")
-    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--head-epochs", type=int, default=8, help="stage 1: head and proxies only")
+    parser.add_argument("--epochs", type=int, default=3, help="stage 2: logo tail fine-tuned too")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--lr", type=float, default=3e-5, help="peak learning rate of the logo tail")
     parser.add_argument("--product-instances", type=int, default=1200)
     parser.add_argument("--product-epochs", type=int, default=40)
     parser.add_argument("--size", type=int, default=128, help="model input size")
@@ -295,12 +302,17 @@ def main(argv: list[str] | None = None) -> int:
 
     model = Lite0Metric()
     cache = args.out / f"cache-{len(train_brands)}x{args.views_per_brand}-s{args.seed}-{args.size}.safetensors"
+    cache_minutes = 0.0  # time spent building the cache, counted even when an earlier run built it
     if cache.exists():  # our own file from an earlier run with the same settings (safetensors: no pickle)
+        from safetensors import safe_open
         from safetensors.torch import load_file
 
         tensors = load_file(str(cache))
         features, labels = tensors["features"], tensors["labels"]
         monitor = tuple(tensors[f"monitor{i}"] for i in range(4))
+        with safe_open(str(cache), "pt") as handle:
+            cache_minutes = float((handle.metadata() or {}).get("minutes", "nan"))
+        log(f"reusing {cache} (built in {cache_minutes:.1f} min)")
     else:
         features, labels = cached_logo_set(
             model, logos_by_brand, train_brands, train_photos, args.views_per_brand,
@@ -310,20 +322,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep_cache:
             from safetensors.torch import save_file
 
-            save_file({"features": features, "labels": labels, **{f"monitor{i}": t for i, t in enumerate(monitor)}}, str(cache))
+            save_file({"features": features, "labels": labels, **{f"monitor{i}": t for i, t in enumerate(monitor)}},
+                      str(cache), metadata={"minutes": f"{(time.time() - started) / 60:.1f}"})
+        cache_minutes = (time.time() - started) / 60
+        started = time.time()
     log(f"logo cache: {len(labels)} views ({features.element_size() * features.nelement() / 1e6:.0f} MB); "
         f"{time.time() - started:.0f}s so far")
     if args.device != "cpu":
         model.to(args.device)
     history = train_logo(model, features.to(args.device), labels.to(args.device), len(train_brands), monitor,
-                         args.epochs, args.batch_size, args.lr, args.seed)
+                         args.head_epochs, args.epochs, args.batch_size, args.lr, args.seed)
     model.cpu()
     del features
     product_logos = [logos_by_brand[b][0] for b in train_brands[:200]]
     vectors, product_labels = cached_product_set(model, train_photos, product_logos, args.product_instances, 3,
                                                  args.size, args.seed + 2, args.workers)
     train_product(model, vectors, product_labels, args.product_epochs, 1e-3, args.seed)
-    minutes = (time.time() - started) / 60
+    minutes = cache_minutes + (time.time() - started) / 60
     card = {
         "architecture": "EfficientNet-Lite0 trunk (blocks 0-10, ImageNet, frozen); logo tail fine-tuned + GeM + linear; "
                         "product: ImageNet tail + GeM + linear",
@@ -332,13 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         "product_dim": model.product_head.out_features,
         "normalisation": "(pixel / 255 - 0.5) / 0.5, RGB",
         "training": {
-            "logo_loss": "ProxyAnchor (margin 0.1, alpha 32), proxies initialised at brand means, "
-                         "head-only first epoch, background crops as negatives only",
+            "logo_loss": "ProxyAnchor (margin 0.1, alpha 32), background crops as negatives only; stage 1: "
+                         "head + proxies on pooled ImageNet features (lr 1e-3, proxies 1e-1); stage 2: logo tail "
+                         "(lr below), head 1e-4, proxies 1e-2; AdamW, OneCycle",
             "product_loss": "SupCon (temperature 0.05) on an original + 3 copy edits per instance",
             "brands": len(train_brands), "held_out_brands": len(held_brands), "views_per_brand": args.views_per_brand + 1,
-            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+            "head_epochs": args.head_epochs, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "product_instances": args.product_instances, "product_epochs": args.product_epochs,
-            "minutes": round(minutes, 1), "device": args.device, "torch_threads": torch.get_num_threads(),
+            "minutes": round(minutes, 1), "cache_minutes": round(cache_minutes, 1), "device": args.device, "torch_threads": torch.get_num_threads(),
             "data": "simple-icons 16.37.0 glyphs (CC0) composed on Debian wallpapers + scikit-image samples"
                     if args.simple_icons else "user image folder",
             "augmentations": "styles (brand colour, black, white, random, tone-on-tone, plate, sticker), "
