@@ -9,11 +9,12 @@ from PIL import Image
 
 from visionguard import GalleryIndex, Scanner, build_index
 from visionguard.errors import GalleryError, IndexLoadError
+from visionguard.models import DEFAULT_MODEL
 
 
 def test_index_is_self_describing(index_dir, gallery_dir):
     meta = json.loads((index_dir / "index.json").read_text())
-    assert meta["model"]["name"] == "visionguard-lite0-v1"  # the shipped trained default
+    assert meta["model"]["name"] == DEFAULT_MODEL
     assert len(meta["model"]["checksum"]) == 64
     assert meta["model"]["dim"] == 128 and meta["model"]["product_dim"] == 256
     assert (index_dir / "vectors.faiss").exists() and (index_dir / "products.faiss").exists()
@@ -34,6 +35,22 @@ def test_loaded_index_finds_each_gallery_image_as_its_own_nearest(index_dir, sca
     products = index.products.reconstruct_n(0, len(index))
     scores, ids = index.search_products(products, 1)
     assert np.all(scores[:, 0] > 0.999)
+
+
+def test_index_keeps_gallery_keypoints_for_copy_verification(index_dir):
+    index = GalleryIndex.load(index_dir)
+    assert index.keypoints is not None and len(index.keypoints) == len(index)
+    product = index.paths.index("nike/product_1.jpg")
+    assert len(index.keypoints[product]) >= 100  # a textured photo; flat logo renders have few
+
+
+def test_index_without_keypoints_still_loads(index_dir, tmp_path):
+    """Indexes built before copy verification: the embedding alone decides copies."""
+    target = tmp_path / "index"
+    shutil.copytree(index_dir, target)
+    for name in ("keypoints-points.npy", "keypoints-descriptors.npy", "keypoints-offsets.npy"):
+        (target / name).unlink()
+    assert GalleryIndex.load(target).keypoints is None
 
 
 def test_baseline_model_builds_an_index_with_one_space(tmp_path, gallery_dir):
@@ -125,7 +142,7 @@ def test_scan_refuses_an_index_built_by_another_model(index_dir, tmp_path):
         Scanner.load(copy)
 
 
-@pytest.mark.parametrize("damage", ["missing", "not_index", "corrupt"])
+@pytest.mark.parametrize("damage", ["missing", "not_index", "corrupt", "corrupt_keypoints", "pickled_keypoints"])
 def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
     target = tmp_path / "index"
     if damage == "not_index":
@@ -133,5 +150,11 @@ def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
     elif damage == "corrupt":
         shutil.copytree(index_dir, target)
         (target / "vectors.faiss").write_bytes(b"garbage")
+    elif damage == "corrupt_keypoints":
+        shutil.copytree(index_dir, target)
+        (target / "keypoints-offsets.npy").write_bytes(b"garbage")
+    elif damage == "pickled_keypoints":  # an object array would need pickle to load: refused
+        shutil.copytree(index_dir, target)
+        np.save(target / "keypoints-points.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(IndexLoadError):
         GalleryIndex.load(target)

@@ -110,9 +110,9 @@ def test_short_training_run_exports_a_loadable_model(tmp_path, gallery_dir):
 
 
 def test_shipped_model_matches_its_card():
-    from visionguard.models import DEFAULT_MODEL, create_model
+    from visionguard.models import TRAINED_MODEL, create_model
 
-    model = create_model(DEFAULT_MODEL)
+    model = create_model(TRAINED_MODEL)
     assert model.checksum == model.card["sha256"]
     assert set(model.thresholds) == {"logo", "logo_margin", "duplicate"}
     assert model.card["training"]["minutes"] <= 90
@@ -120,9 +120,9 @@ def test_shipped_model_matches_its_card():
 
 def test_shipped_model_tells_logos_apart(gallery_dir, photos):
     """Held-out style check on the demo brands: a logo on a photo is nearest its own brand."""
-    from visionguard.models import DEFAULT_MODEL, create_model
+    from visionguard.models import TRAINED_MODEL, create_model
 
-    model = create_model(DEFAULT_MODEL)
+    model = create_model(TRAINED_MODEL)
     logos = {logo.brand: logo for logo in data.load_image_folder(gallery_dir)}  # one image per brand
     brands = sorted(logos)
     refs = model.embed([data.gallery_view(logos[b], "colour", 256) for b in brands])
@@ -132,3 +132,38 @@ def test_shipped_model_tells_logos_apart(gallery_dir, photos):
         queries = model.embed([data.logo_view(logos[brand], photos, rng, 256, scale=(0.5, 0.9)) for _ in range(4)])
         hits += int(((queries @ refs.T).argmax(axis=1) == label).sum())
     assert hits >= 0.75 * 4 * len(brands)
+
+
+def test_photo_tiles_share_no_pixels_and_skip_flat_regions():
+    rng = np.random.default_rng(0)
+    photo = np.full((400, 400, 3), 128, np.uint8)
+    photo[:, :200] = rng.integers(0, 256, (400, 200, 3), dtype=np.uint8)  # textured left half, flat right half
+    tiles = data.photo_tiles([photo], grid=4)
+    assert len(tiles) == 8  # the two left columns of a 4x4 grid
+    assert all(tile.shape == (100, 100, 3) for tile in tiles)
+    assert len({tile.tobytes() for tile in tiles}) == 8
+
+
+def test_duplicate_metrics_counts_recall_and_false_duplicates():
+    from training.evaluate import duplicate_metrics
+
+    scores = {
+        "copy_score": np.array([0.95, 0.9, 0.8, 0.6]),
+        "copy_top1": np.array([True, True, True, False]),
+        "other_score": np.linspace(0.0, 0.85, 200),  # the top one (0.85) is the 0.5% let through
+    }
+    figures = duplicate_metrics(scores, threshold=0.7)
+    assert figures["recall"] == 0.75  # the fourth copy found another original first
+    assert figures["false_duplicate_rate"] == pytest.approx(35 / 200, abs=0.01)
+    assert figures["recall_at_0.5%_false"] == 0.5  # above the second-highest other photo (0.846)
+
+
+def test_shipped_model_finds_copies_among_photos_of_the_same_scenes(photos, demo_logos):
+    """Copy edits of held-out-style tiles: each copy is nearest its own original."""
+    from training.evaluate import duplicate_scores
+    from visionguard.models import TRAINED_MODEL, create_model
+
+    scores = duplicate_scores(create_model(TRAINED_MODEL), photos, demo_logos, seed=3, copies=2, variants=1, grid=3)
+    assert len(scores["copy_top1"]) >= 40
+    assert scores["copy_top1"].mean() >= 0.9
+    assert np.median(scores["copy_score"]) > np.median(scores["other_score"])

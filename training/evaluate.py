@@ -35,6 +35,8 @@ from PIL import Image
 from training import data
 from visionguard.embed import trim_border
 from visionguard.models import BASELINE_MODEL, EmbeddingModel, create_model
+from visionguard.search import SearchThresholds
+from visionguard.verify import GALLERY_KEYPOINTS, extract_keypoints, verify_copy
 
 
 def retrieval(model: EmbeddingModel, logos_by_brand: dict, brands: list[str], photos, seed: int, per_brand: int = 4) -> dict:
@@ -88,15 +90,31 @@ def duplicate_scores(model: EmbeddingModel, photos, logos: list, seed: int, copi
             queries.append(data.copy_edit(gallery[-1], rng))
             truth.append(i)
     others = [photo(tile) for tile in other_tiles for _ in range(variants)]
-    _, g = model.embed_with_products([trim_border(image) for image in gallery])  # as the scan does
-    _, q = model.embed_with_products([trim_border(image) for image in queries])
-    _, o = model.embed_with_products([trim_border(image) for image in others])
-    copy_sim = q @ g.T
+    gallery, queries, others = ([trim_border(image) for image in images] for images in (gallery, queries, others))  # as the scan
+    _, g = model.embed_with_products(gallery)
+    _, q = model.embed_with_products(queries)
+    _, o = model.embed_with_products(others)
+    store = [extract_keypoints(image, GALLERY_KEYPOINTS) for image in gallery]
+    copy_sim, other_sim = q @ g.T, o @ g.T
     return {
         "copy_score": copy_sim[np.arange(len(q)), truth],
         "copy_top1": copy_sim.argmax(axis=1) == np.array(truth),
-        "other_score": (o @ g.T).max(axis=1),
+        "other_score": other_sim.max(axis=1),
+        "copy_verified": np.array([_verified(image, sims, store) for image, sims in zip(queries, copy_sim)]) == np.array(truth),
+        "other_verified": np.array([_verified(image, sims, store) for image, sims in zip(others, other_sim)]) >= 0,
     }
+
+
+def _verified(image: np.ndarray, similarities: np.ndarray, store: list, top: int = 3) -> int:
+    """The gallery photo geometric verification confirms among the scan's candidates, or -1."""
+    limits = SearchThresholds()
+    query, best, most = extract_keypoints(image), -1, 0
+    for row in np.argsort(-similarities)[:top]:
+        if similarities[row] >= limits.copy_candidate:
+            verdict = verify_copy(query, store[row])
+            if verdict.confirms(limits.copy_inliers, limits.copy_coverage) and verdict.inliers > most:
+                best, most = int(row), verdict.inliers
+    return best
 
 
 def duplicate_metrics(scores: dict, threshold: float, false_rate: float = 0.005) -> dict:
@@ -105,7 +123,7 @@ def duplicate_metrics(scores: dict, threshold: float, false_rate: float = 0.005)
     found = scores["copy_top1"] & (scores["copy_score"] >= threshold)
     others = np.sort(scores["other_score"])
     fixed = float(others[len(others) - int(np.floor(false_rate * len(others))) - 1]) + 1e-6
-    return {
+    figures = {
         "threshold": threshold,
         "copies": len(found),
         "recall": float(found.mean()),
@@ -113,6 +131,12 @@ def duplicate_metrics(scores: dict, threshold: float, false_rate: float = 0.005)
         "false_duplicate_rate": float((scores["other_score"] >= threshold).mean()),
         f"recall_at_{false_rate:.1%}_false": float((scores["copy_top1"] & (scores["copy_score"] >= fixed)).mean()),
     }
+    if "copy_verified" in scores:  # the scan's rule: geometry confirms, or the embedding alone is sure
+        figures["verified_recall"] = float((scores["copy_verified"] | found).mean())
+        figures["verified_false_duplicate_rate"] = float((scores["other_verified"] | (scores["other_score"] >= threshold)).mean())
+        figures["geometry_alone_recall"] = float(scores["copy_verified"].mean())
+        figures["geometry_alone_false_rate"] = float(scores["other_verified"].mean())
+    return figures
 
 
 def write_gallery(folder: Path, logos_by_brand: dict, brands: list[str]) -> None:
@@ -141,15 +165,21 @@ def write_listings(folder: Path, logos_by_brand: dict, brands: list[str], photos
     return expected
 
 
+def _run(command: list[str]) -> None:
+    """Run a CLI step; on failure raise with its own one-line error, which the CLI prints to stderr."""
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode:
+        raise RuntimeError(f"{' '.join(command[2:4])} failed: {finished.stderr.strip()[-500:]}")
+
+
 def scan_cli(gallery: Path, listings: Path, model: str, work: Path, options: tuple[str, ...] = ()) -> tuple[list[dict], float]:
     """Index the gallery and scan the listings with the `visionguard` CLI; (results, seconds)."""
     index, out = work / f"index-{Path(model).stem}", work / f"results-{Path(model).stem}.jsonl"
     cli = [sys.executable, "-m", "visionguard"]
     if not index.exists():
-        subprocess.run(cli + ["index", "build", str(gallery), "--out", str(index), "--model", model], check=True, capture_output=True)
+        _run(cli + ["index", "build", str(gallery), "--out", str(index), "--model", model])
     started = time.perf_counter()
-    subprocess.run(cli + ["scan", str(listings), "--index", str(index), "--out", str(out), "--no-ocr", "--no-summary", *options],
-                   check=True, capture_output=True)
+    _run(cli + ["scan", str(listings), "--index", str(index), "--out", str(out), "--no-ocr", "--no-summary", *options])
     elapsed = time.perf_counter() - started
     return [json.loads(line) for line in out.read_text().splitlines()], elapsed
 

@@ -1,8 +1,10 @@
 """The gallery index: a FAISS inner-product index over unit vectors plus self-describing metadata.
 
 An index folder holds `vectors.faiss` (logo space) and `products.faiss` (whole-photo,
-near-duplicate space), both in FAISS's own format, and `index.json` (model name, checksum and
-embedding sizes, brands, gallery paths). No pickle anywhere: a user may hand us any folder.
+near-duplicate space), both in FAISS's own format, `index.json` (model name, checksum and
+embedding sizes, brands, gallery paths) and the gallery's ORB keypoints as plain `.npy`
+arrays (`verify.KeypointStore`, for geometric verification of copies; an index without
+them falls back to the embedding alone). No pickle anywhere: a user may hand us any folder.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ import numpy as np
 
 from visionguard import __version__
 from visionguard.decode import decode
+from visionguard.embed import trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
 from visionguard.gallery import Brand, read_gallery
 from visionguard.models import DEFAULT_MODEL, EmbeddingModel, create_model
+from visionguard.verify import GALLERY_KEYPOINTS, KeypointStore, extract_keypoints
 
 FORMAT_VERSION = 2
 VECTORS_FILE = "vectors.faiss"
@@ -42,6 +46,7 @@ class GalleryIndex:
     paths: list[str]
     brand_of: list[str]
     skipped: list[dict]
+    keypoints: KeypointStore | None = None
 
     def __len__(self) -> int:
         return self.vectors.ntotal
@@ -61,6 +66,8 @@ class GalleryIndex:
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.vectors, str(folder / VECTORS_FILE))
         faiss.write_index(self.products, str(folder / PRODUCTS_FILE))
+        if self.keypoints is not None:
+            self.keypoints.save(folder)
         meta = {
             "format_version": FORMAT_VERSION,
             "visionguard_version": __version__,
@@ -103,6 +110,7 @@ class GalleryIndex:
                 brand_of=[item["brand"] for item in images],
                 skipped=meta.get("skipped", []),
             )
+            index.keypoints = KeypointStore.load(folder, len(index.paths))
         except IndexLoadError:
             raise
         except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
@@ -139,6 +147,7 @@ def build_index(
     embedder = create_model(model) if isinstance(model, str) else model
     vectors = faiss.IndexFlatIP(embedder.dim)
     products = faiss.IndexFlatIP(embedder.product_dim or embedder.dim)
+    keypoints = []
     paths: list[str] = []
     brand_of: list[str] = []
     skipped: list[dict] = []
@@ -159,6 +168,7 @@ def build_index(
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
             vectors.add(logo_vectors)
             products.add(product_vectors)
+            keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]
         if progress:
             progress(min(start + batch_size, total), total)
     if vectors.ntotal == 0:
@@ -174,6 +184,7 @@ def build_index(
         paths=paths,
         brand_of=brand_of,
         skipped=skipped,
+        keypoints=KeypointStore.from_keypoints(keypoints),
     )
     index.save(out_dir)
     return index

@@ -56,6 +56,7 @@ class ScanResult:
     mentions: list[BrandMention] = field(default_factory=list)
     duplicate_of: str | None = None
     duplicate_score: float = 0.0
+    duplicate_keypoints: int = 0  # keypoints matching under one homography, when geometry confirmed the copy
     risk: float = 0.0
     reasons: list[str] = field(default_factory=list)
     ocr: list[OcrToken] = field(default_factory=list)

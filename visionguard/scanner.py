@@ -16,7 +16,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from visionguard.decode import ImageInput, decode
-from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images
+from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_border
 from visionguard.errors import DecodeError, IndexLoadError
 from visionguard.index import GalleryIndex
 from visionguard.models import EmbeddingModel, create_model, list_models
@@ -25,6 +25,7 @@ from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
 from visionguard.sources import iter_image_files
 from visionguard.text import BrandCatalog, TextMatcher
+from visionguard.verify import confirm_copy
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Scanner:
         live = [item for item in items if item.result.status == "ok"]
         visual = self._search(live)
         for item, match in zip(live, visual):
+            self._verify(item, match)
             self._read_and_score(item, match)
             item.image = None
         return [item.result for item in items]
@@ -162,6 +164,17 @@ class Scanner:
         for item in items:
             item.result.timings_ms["embed_search"] = elapsed
         return matches
+
+    def _verify(self, item: _Item, visual: VisualMatch | None) -> None:
+        """Geometric check of copy candidates; only photos close to a gallery photo pay for it."""
+        if visual is None or not visual.copy_candidates or item.result.status != "ok":
+            return
+        started = time.perf_counter()
+        try:
+            confirm_copy(visual, trim_border(item.image), self.index, self.options.thresholds)
+        except Exception as error:  # noqa: BLE001 - the embedding's verdict stands; the scan goes on
+            item.result.error = f"copy verification failed: {type(error).__name__}: {error}"
+        item.result.timings_ms["verify"] = (time.perf_counter() - started) * 1000
 
     def _read_and_score(self, item: _Item, visual: VisualMatch | None) -> None:
         result = item.result

@@ -20,9 +20,11 @@ def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: 
     reasons: list[str] = []
     if visual and visual.duplicate_of:
         result.duplicate_of, result.duplicate_score = visual.duplicate_of, visual.duplicate_score
+        result.duplicate_keypoints = visual.duplicate_keypoints
         result.brand, result.brand_score, result.brand_source = visual.duplicate_brand, visual.duplicate_score, "photo"
         risks.append(RISK_DUPLICATE)
-        reasons.append(f"photo copies genuine image {visual.duplicate_of} (similarity {visual.duplicate_score:.2f})")
+        geometry = f", {visual.duplicate_keypoints} keypoints in place" if visual.duplicate_keypoints else ""
+        reasons.append(f"photo copies genuine image {visual.duplicate_of} (similarity {visual.duplicate_score:.2f}{geometry})")
     elif visual:
         result.duplicate_score = visual.duplicate_score
     if result.brand is None and visual and visual.brand:

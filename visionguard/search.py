@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,11 +14,19 @@ from visionguard.models import EmbeddingModel
 @dataclass(frozen=True)
 class SearchThresholds:
     """Cosine thresholds. Each model carries its own, calibrated when it was trained (its
-    model card); these defaults were calibrated on the demo set for the ImageNet baseline."""
+    model card); these defaults are the ImageNet baseline's (README, Thresholds)."""
 
     logo: float = 0.55  # best crop-to-gallery similarity for a brand to count as seen
     logo_margin: float = 0.10  # lead over the best other brand
-    duplicate: float = 0.68  # whole photo (flat frame trimmed) vs. a genuine gallery photo
+    #: whole photo (flat frame trimmed) vs. a genuine gallery photo, enough on its own: the
+    #: fallback for copies geometry cannot check (textureless photos, indexes without keypoints)
+    duplicate: float = 0.90
+    # Geometric verification (verify.py) of gallery photos at least `copy_candidate` similar:
+    # a copy keeps `copy_inliers` keypoint matches under one homography over `copy_coverage`
+    # of both images. It finds copies the embedding alone cannot tell from other photos.
+    copy_candidate: float = 0.5
+    copy_inliers: int = 15
+    copy_coverage: float = 0.1
 
     @classmethod
     def for_model(cls, model: EmbeddingModel) -> "SearchThresholds":
@@ -35,29 +43,36 @@ class VisualMatch:
     duplicate_of: str | None = None
     duplicate_score: float = 0.0
     duplicate_brand: str | None = None
+    duplicate_keypoints: int = 0  # matching keypoints when geometry confirmed the copy
+    #: (gallery row, similarity) of gallery photos worth a geometric check, best first
+    copy_candidates: list[tuple[int, float]] = field(default_factory=list)
 
 
 def search_gallery(
-    index: GalleryIndex, embeddings: list[ImageEmbedding], thresholds: SearchThresholds, k: int = 16
+    index: GalleryIndex, embeddings: list[ImageEmbedding], thresholds: SearchThresholds, k: int = 16, copy_k: int = 3
 ) -> list[VisualMatch]:
     """One batched FAISS search for all whole-image and crop vectors of a batch."""
     if not embeddings:
         return []
     queries = np.concatenate([np.vstack([e.whole[None, :], e.crops]) for e in embeddings])
     scores, ids = index.search(queries, k)
-    copy_scores, copy_ids = index.search_products(np.stack([e.product for e in embeddings]), 1)
+    copy_scores, copy_ids = index.search_products(np.stack([e.product for e in embeddings]), copy_k)
     matches: list[VisualMatch] = []
     row = 0
     for position, embedding in enumerate(embeddings):
         count = 1 + len(embedding.crops)
         match = _decide(index, scores[row : row + count], ids[row : row + count], thresholds)
-        _decide_copy(index, match, float(copy_scores[position, 0]), int(copy_ids[position, 0]), thresholds)
+        _decide_copy(index, match, copy_scores[position], copy_ids[position], thresholds)
         matches.append(match)
         row += count
     return matches
 
 
-def _decide_copy(index: GalleryIndex, match: VisualMatch, score: float, gallery_id: int, thresholds: SearchThresholds) -> None:
+def _decide_copy(index: GalleryIndex, match: VisualMatch, scores: np.ndarray, ids: np.ndarray,
+                 thresholds: SearchThresholds) -> None:
+    """The embedding's verdict on the nearest gallery photo, and the candidates for verification."""
+    match.copy_candidates = [(int(i), float(s)) for s, i in zip(scores, ids) if i >= 0 and s >= thresholds.copy_candidate]
+    score, gallery_id = float(scores[0]), int(ids[0])
     if gallery_id < 0:
         return
     match.duplicate_score = score
