@@ -9,14 +9,15 @@ from PIL import Image
 
 from visionguard import GalleryIndex, Scanner, build_index
 from visionguard.errors import GalleryError, IndexLoadError
-from visionguard.models import DEFAULT_MODEL
+from visionguard.models import DEFAULT_MODEL, create_model
 
 
 def test_index_is_self_describing(index_dir, gallery_dir):
     meta = json.loads((index_dir / "index.json").read_text())
     assert meta["model"]["name"] == DEFAULT_MODEL
     assert len(meta["model"]["checksum"]) == 64
-    assert meta["model"]["dim"] == 128 and meta["model"]["product_dim"] == 256
+    model = create_model(DEFAULT_MODEL)
+    assert meta["model"]["dim"] == model.dim and meta["model"]["product_dim"] == (model.product_dim or model.dim)
     assert (index_dir / "vectors.faiss").exists() and (index_dir / "products.faiss").exists()
     assert set(meta["brands"]) == {"adidas", "nike", "puma", "fujifilm", "samsung", "new-balance"}
     assert meta["brands"]["new-balance"] == {"name": "New Balance", "aliases": ["NB"]}

@@ -70,3 +70,10 @@ def test_keypoint_store_round_trip_is_memory_mapped(tmp_path, photos):
         assert np.allclose(original.points, back.points, atol=1e-3)
     with pytest.raises(ValueError):
         KeypointStore.load(tmp_path, images=5)
+
+
+@pytest.mark.parametrize("shape", [(5, 2048, 3), (1, 1, 3), (40, 4000), (3000, 8, 3)])
+def test_slivers_and_specks_have_no_keypoints_rather_than_an_error(shape):
+    image = np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8)
+    keypoints = extract_keypoints(image)
+    assert len(keypoints) == 0 and verify_copy(keypoints, keypoints).inliers == 0

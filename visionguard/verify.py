@@ -52,6 +52,7 @@ class Verification:
         return self.inliers >= min_inliers and self.coverage >= min_coverage
 
 
+_MIN_SIDE = 64
 EMPTY = Keypoints(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
 
 
@@ -64,6 +65,8 @@ def extract_keypoints(image: np.ndarray, count: int = QUERY_KEYPOINTS) -> Keypoi
         interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         grey = cv2.resize(grey, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=interpolation)
         height, width = grey.shape
+    if min(height, width) < _MIN_SIDE:  # ORB's pyramid and 31-pixel patches need room
+        return EMPTY
     orb = cv2.ORB_create(nfeatures=4 * count, fastThreshold=10)
     found = orb.detect(grey, None)
     cells: dict[tuple[int, int], list] = {}
