@@ -79,8 +79,8 @@ def index_build(
     model: str = typer.Option(
         None,
         "--model",
-        help="Embedding model: a shipped name (visionguard-lite0-v1, the default; efficientnet-lite0-imagenet, "
-        "the untrained baseline) or the path of a .safetensors file made by training/train.py.",
+        help="Embedding model: a shipped name (efficientnet-lite0-imagenet, the default ImageNet features; "
+        "visionguard-lite0-v1, the trained logo model) or the path of a .safetensors file made by training/train.py.",
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
 ) -> None:
