@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/scan_demo.py [--repeat 3]
 
-Prints model/OCR load time, images/s with OCR on and off, per-stage milliseconds per image,
+Prints model/OCR load time, images/s with OCR on and off (and off with the model on eager
+torch instead of ONNX Runtime), per-stage milliseconds per image,
 and the process's peak RSS. Not run in CI: numbers depend on the machine.
 """
 
@@ -69,12 +70,20 @@ def main() -> None:
         rate_ocr, stages_ocr = timed_scan(scanner, files, args.repeat)
         scanner.options.ocr = False
         rate_no_ocr, stages_no_ocr = timed_scan(scanner, files, args.repeat)
+        eager = Scanner.load(index_dir, runtime="torch", ocr=False)
+        eager.scan_image(files[0][0])
+        rate_torch, stages_torch = timed_scan(eager, files, args.repeat)
 
     print(f"inputs: {len(files)} files in {args.listings} x {args.repeat} repeats")
     print(f"index build: {build_s:.1f}s   model+OCR load: {load_s:.1f}s")
     print(f"{'pipeline':<28}{'images/s':>10}{'vs decode':>11}   ms/image by stage")
     print(f"{'decode only (ceiling)':<28}{decode_rate:>10.1f}{1.0:>11.3f}")
-    for label, rate, stages in (("scan, OCR on (default)", rate_ocr, stages_ocr), ("scan, --no-ocr", rate_no_ocr, stages_no_ocr)):
+    rows = (
+        ("scan, OCR on (default)", rate_ocr, stages_ocr),
+        ("scan, --no-ocr", rate_no_ocr, stages_no_ocr),
+        ("scan, --no-ocr, torch", rate_torch, stages_torch),
+    )
+    for label, rate, stages in rows:
         detail = "  ".join(f"{k} {v:.0f}" for k, v in stages.items())
         print(f"{label:<28}{rate:>10.2f}{rate / decode_rate:>11.4f}   {detail}")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")

@@ -72,6 +72,12 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+_RUNTIME_HELP = (
+    "Where the embedding model runs: onnx (ONNX Runtime, the default: ~6x faster on a CPU; the graph is "
+    "exported from the installed weights on first use and cached) or torch (eager PyTorch)."
+)
+
+
 @index_app.command("build")
 def index_build(
     gallery_dir: Path = typer.Argument(..., help="Gallery folder: GALLERY/<brand_id>/*.jpg|png, optional brands.json."),
@@ -83,6 +89,7 @@ def index_build(
         "visionguard-lite0-v1, the trained logo model) or the path of a .safetensors file made by training/train.py.",
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
+    runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),
 ) -> None:
     """Embed a gallery of genuine brand images into a searchable FAISS index."""
     from visionguard.index import build_index
@@ -90,7 +97,7 @@ def index_build(
 
     progress = _Progress(None, "indexing", enabled=True)
     try:
-        index = build_index(gallery_dir, out, model=model or DEFAULT_MODEL, batch_size=batch_size, progress=progress.update)
+        index = build_index(gallery_dir, out, model=model or DEFAULT_MODEL, batch_size=batch_size, progress=progress.update, runtime=runtime)
     except VisionGuardError as error:
         progress.close()
         _fail(str(error))
@@ -134,6 +141,7 @@ def scan(
         None, "--model", help="Embedding model (name or .safetensors path); must be the one the index was built with."
     ),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per batch."),
+    runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."
     ),
@@ -158,7 +166,7 @@ def scan(
                 f"input folder '{input_dir}' has no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)"
             )
         scanner = Scanner.load(
-            index, model=model, ocr=ocr, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
+            index, model=model, runtime=runtime, ocr=ocr, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )
         progress = _Progress(total, "scanning", enabled=True)
         with JsonlSink(out) as sink:

@@ -24,7 +24,7 @@ from visionguard.decode import decode
 from visionguard.embed import trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
 from visionguard.gallery import Brand, read_gallery
-from visionguard.models import DEFAULT_MODEL, EmbeddingModel, create_model
+from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model
 from visionguard.verify import GALLERY_KEYPOINTS, KeypointStore, extract_keypoints
 
 FORMAT_VERSION = 2
@@ -141,10 +141,11 @@ def build_index(
     model: str | EmbeddingModel = DEFAULT_MODEL,
     batch_size: int = 32,
     progress: ProgressCallback | None = None,
+    runtime: str = DEFAULT_RUNTIME,
 ) -> GalleryIndex:
     """Embed every image of a gallery folder and save a searchable index to `out_dir`."""
     gallery = read_gallery(gallery_dir)
-    embedder = create_model(model) if isinstance(model, str) else model
+    embedder = create_model(model, runtime) if isinstance(model, str) else model
     vectors = faiss.IndexFlatIP(embedder.dim)
     products = faiss.IndexFlatIP(embedder.product_dim or embedder.dim)
     keypoints = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from visionguard.errors import VisionGuardError
+from visionguard.models.runtime import cache_dir
 from visionguard.results import OcrToken
 
 #: Longer side, in pixels, that images are shrunk to before OCR; text smaller than this misses.
@@ -45,7 +45,7 @@ class EasyOcrEngine:
 
     def __init__(self, max_side: int = OCR_MAX_SIDE) -> None:
         self.max_side = max_side
-        scratch = Path(os.environ.get("VISIONGUARD_CACHE", Path(tempfile.gettempdir()) / "visionguard-cache"))
+        scratch = cache_dir()
         os.environ.setdefault("EASYOCR_MODULE_PATH", str(scratch / "easyocr"))  # keep ~ clean
         from visionguard._torchvision_compat import ensure_torchvision
 

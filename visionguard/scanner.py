@@ -19,7 +19,7 @@ from visionguard.decode import ImageInput, decode
 from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_border
 from visionguard.errors import DecodeError, IndexLoadError
 from visionguard.index import GalleryIndex
-from visionguard.models import EmbeddingModel, create_model, list_models
+from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
@@ -71,9 +71,14 @@ class Scanner:
 
     @classmethod
     def load(
-        cls, index_dir: str | os.PathLike, model: str | EmbeddingModel | None = None, **options
+        cls,
+        index_dir: str | os.PathLike,
+        model: str | EmbeddingModel | None = None,
+        runtime: str = DEFAULT_RUNTIME,
+        **options,
     ) -> "Scanner":
-        """Open an index and the model that built it (or `model`, which must match it)."""
+        """Open an index and the model that built it (or `model`, which must match it);
+        `runtime` runs the model on ONNX Runtime ("onnx", faster) or eager torch."""
         index = GalleryIndex.load(index_dir)
         if model is None:
             model = index.model["name"]
@@ -82,7 +87,7 @@ class Scanner:
                     f"index '{index_dir}' was built with model '{model}', which is not shipped with VisionGuard; "
                     f"pass its weights with --model PATH/{model}.safetensors"
                 )
-        embedder = create_model(model) if isinstance(model, str) else model
+        embedder = create_model(model, runtime) if isinstance(model, str) else model
         return cls(index, embedder, ScanOptions(**options), index_dir=index_dir)
 
     @property

@@ -12,6 +12,7 @@ from typing import Callable
 
 from visionguard.errors import VisionGuardError
 from visionguard.models.base import EmbeddingModel
+from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES
 
 #: The trained model: better on held-out brands (training/README.md), but it misses the demo's
 #: plate logos at the default crop grid, so it is not the default yet.
@@ -45,19 +46,29 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def create_model(name: str = DEFAULT_MODEL) -> EmbeddingModel:
-    """Build a model by name or weights path; weights come from installed files, never the network."""
+def create_model(name: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME) -> EmbeddingModel:
+    """Build a model by name or weights path, running on `runtime` ("onnx" or "torch");
+    weights come from installed files, never the network."""
     if name in _REGISTRY:
-        return _REGISTRY[name]()
+        return _REGISTRY[name]().use_runtime(runtime)
     if name.endswith(".safetensors"):
         from visionguard.models.lite0_metric import TrainedLite0
 
         if not Path(name).is_file():
             raise VisionGuardError(f"model weights '{name}' do not exist")
-        return TrainedLite0(name)
+        return TrainedLite0(name).use_runtime(runtime)
     raise VisionGuardError(
         f"unknown model '{name}'; available: {', '.join(list_models())}, or the path of a trained .safetensors file"
     )
 
 
-__all__ = ["BASELINE_MODEL", "DEFAULT_MODEL", "TRAINED_MODEL", "EmbeddingModel", "create_model", "list_models"]
+__all__ = [
+    "BASELINE_MODEL",
+    "DEFAULT_MODEL",
+    "DEFAULT_RUNTIME",
+    "RUNTIMES",
+    "TRAINED_MODEL",
+    "EmbeddingModel",
+    "create_model",
+    "list_models",
+]

@@ -16,6 +16,9 @@ import cv2
 import numpy as np
 import torch
 
+from visionguard.errors import VisionGuardError
+from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES, Runner, create_runner
+
 
 class EmbeddingModel(ABC):
     """Maps RGB uint8 images to unit-length vectors; cosine similarity = inner product."""
@@ -31,42 +34,64 @@ class EmbeddingModel(ABC):
 
     def __init__(self, checksum: str) -> None:
         self.checksum = checksum
+        self.runtime = DEFAULT_RUNTIME
+        self._runners: dict[str, Runner] = {}
 
     @abstractmethod
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """(N, 3, S, S) normalised float tensor -> (N, dim) features."""
+    def logo_network(self) -> torch.nn.Module:
+        """(N, 3, S, S) normalised float tensor -> (N, dim) features (crops and whole photos)."""
+
+    def photo_network(self) -> torch.nn.Module | None:
+        """For models with a product head: batch -> (logo, product) features in one pass;
+        None when whole photos use the logo vectors."""
+        return None
+
+    def use_runtime(self, runtime: str) -> EmbeddingModel:
+        """Run the networks on `runtime` ("onnx", the default, or "torch")."""
+        if runtime not in RUNTIMES:
+            raise VisionGuardError(f"unknown runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}")
+        self.runtime, self._runners = runtime, {}
+        return self
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
         """Embed RGB uint8 arrays of any size; returns (N, dim) float32 unit vectors."""
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                batch = self._preprocess(images[start : start + self.batch_size])
-                chunks.append(self._forward(batch).float().numpy())
-        vectors = np.concatenate(chunks).astype(np.float32, copy=False)
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.maximum(norms, 1e-12)
+        return _unit(self._run("logo", images)[0])
 
     def embed_with_products(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Logo-space and product-space vectors of whole photos (the same unless a model has two heads)."""
-        vectors = self.embed(images)
-        return vectors, vectors
+        if self.photo_network() is None:
+            vectors = self.embed(images)
+            return vectors, vectors
+        if not images:
+            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.product_dim or self.dim), np.float32)
+        logos, products = self._run("photo", images)
+        return _unit(logos), _unit(products)
+
+    def _run(self, network: str, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Batches through the chosen network on the chosen runtime; outputs concatenated."""
+        if network not in self._runners:
+            module = self.logo_network() if network == "logo" else self.photo_network()
+            key = f"{self.name}|{self.checksum}|{network}"
+            self._runners[network] = create_runner(self.runtime, module, self.input_size, key)
+        run = self._runners[network]
+        chunks = [run(self._preprocess(images[start : start + self.batch_size])) for start in range(0, len(images), self.batch_size)]
+        return [np.concatenate([chunk[i] for chunk in chunks]).astype(np.float32, copy=False) for i in range(len(chunks[0]))]
 
     @property
     def thresholds(self) -> dict:
         """Similarity thresholds calibrated for this model (empty: the search defaults)."""
         return {}
 
-    def _preprocess(self, images: Sequence[np.ndarray]) -> torch.Tensor:
+    def _preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
         size = self.input_size
         batch = np.empty((len(images), size, size, 3), dtype=np.float32)
         for i, image in enumerate(images):
             interpolation = cv2.INTER_AREA if min(image.shape[:2]) > size else cv2.INTER_LINEAR
             batch[i] = cv2.resize(image, (size, size), interpolation=interpolation)
         batch = (batch / 255.0 - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
-        return torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous()
+        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
     def describe(self) -> dict:
         """What the index stores to recognise this model later."""
@@ -85,3 +110,8 @@ def file_sha256(path: str | Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

@@ -27,6 +27,16 @@ class EfficientNetLite0(EmbeddingModel):
         self.network.load_state_dict(state)
         self.network.eval()
 
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        features = self.network.extract_features(batch)
-        return features.mean(dim=(2, 3))
+    def logo_network(self) -> torch.nn.Module:
+        return _PooledFeatures(self.network).eval()
+
+
+class _PooledFeatures(torch.nn.Module):
+    """The 1280-channel head features, global-average pooled."""
+
+    def __init__(self, network: EfficientNet) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network.extract_features(batch).mean(dim=(2, 3))

@@ -154,20 +154,22 @@ class TrainedLite0(EmbeddingModel):
     def thresholds(self) -> dict:
         return dict(self.card.get("thresholds", {}))
 
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.network.logo(self.network.trunk(batch))
+    def logo_network(self) -> nn.Module:
+        return _LogoBranch(self.network).eval()
 
-    def embed_with_products(self, images) -> tuple[np.ndarray, np.ndarray]:
-        """Logo and product vectors of whole photos, sharing one trunk pass."""
-        if not images:
-            return np.zeros((0, self.dim), np.float32), np.zeros((0, self.product_dim), np.float32)
-        logos, products = [], []
-        with torch.inference_mode():
-            for start in range(0, len(images), self.batch_size):
-                logo, product = self.network(self._preprocess(images[start : start + self.batch_size]))
-                logos.append(logo.numpy())
-                products.append(product.numpy())
-        return np.concatenate(logos).astype(np.float32), np.concatenate(products).astype(np.float32)
+    def photo_network(self) -> nn.Module:
+        return self.network  # logo and product vectors of whole photos from one trunk pass
+
+
+class _LogoBranch(nn.Module):
+    """Trunk and logo tail only: crops need no product vector."""
+
+    def __init__(self, network: Lite0Metric) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.network.logo(self.network.trunk(batch))
 
 
 def packaged_weights(name: str) -> Path:

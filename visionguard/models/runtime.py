@@ -1,0 +1,104 @@
+"""Where a model's network runs: eager torch, or ONNX Runtime.
+
+ONNX Runtime ran EfficientNet-Lite0 6-7x faster than eager torch on our 2-core CPU
+(`benchmarks/embed_runtime.py`), so it is the default. The ONNX graph is exported by our own
+code from the same torch module (no weights are fetched) and cached on disk, keyed by the
+weights' checksum and the torch and onnxruntime versions, so a stale graph is never reused.
+`torch` stays available as the reference path (training, and `--runtime torch`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from visionguard.errors import VisionGuardError
+
+RUNTIMES = ("onnx", "torch")
+DEFAULT_RUNTIME = "onnx"
+
+#: Runs one normalised (N, 3, S, S) float32 batch, returns the network's outputs.
+Runner = Callable[[np.ndarray], list[np.ndarray]]
+
+
+def cache_dir() -> Path:
+    """VisionGuard's scratch folder (never the home directory): $VISIONGUARD_CACHE or the temp dir."""
+    return Path(os.environ.get("VISIONGUARD_CACHE", Path(tempfile.gettempdir()) / "visionguard-cache"))
+
+
+def create_runner(runtime: str, module: torch.nn.Module, input_size: int, key: str) -> Runner:
+    """A runner for `module` on `runtime`; `key` names the weights (e.g. name + checksum)."""
+    module.eval()  # a module left in training mode would update BatchNorm statistics as it runs
+    if runtime == "torch":
+        return _torch_runner(module)
+    if runtime == "onnx":
+        return _onnx_runner(module, input_size, key)
+    raise VisionGuardError(f"unknown runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}")
+
+
+def _torch_runner(module: torch.nn.Module) -> Runner:
+    def run(batch: np.ndarray) -> list[np.ndarray]:
+        with torch.inference_mode():
+            outputs = module(torch.from_numpy(batch))
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        return [output.float().numpy() for output in outputs]
+
+    return run
+
+
+def _onnx_runner(module: torch.nn.Module, input_size: int, key: str) -> Runner:
+    import onnxruntime
+
+    path = _exported_graph(module, input_size, key, onnxruntime.__version__)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> list[np.ndarray]:
+        return session.run(None, {input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+
+    return run
+
+
+def _exported_graph(module: torch.nn.Module, input_size: int, key: str, ort_version: str) -> Path:
+    """The ONNX file of `module`, exported once per weights and library versions."""
+    tag = hashlib.sha256(f"{key}|{input_size}|torch {torch.__version__}|ort {ort_version}".encode()).hexdigest()[:20]
+    path = cache_dir() / "onnx" / f"{tag}.onnx"
+    if path.is_file():
+        return path
+    buffer = io.BytesIO()
+    example = torch.zeros(1, 3, input_size, input_size)
+    with torch.no_grad():
+        outputs = module(example)
+    names = [f"output{i}" for i in range(len(outputs) if isinstance(outputs, tuple) else 1)]
+    with warnings.catch_warnings():  # the exporter's notes on constant folding say nothing to a user
+        warnings.simplefilter("ignore")
+        _export(module, example, buffer, names)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_bytes(buffer.getvalue())
+    partial.replace(path)  # atomic: concurrent scans never read half a file
+    return path
+
+
+def _export(module: torch.nn.Module, example: torch.Tensor, buffer: io.BytesIO, names: list[str]) -> None:
+    torch.onnx.export(
+        module,
+        (example,),
+        buffer,
+        dynamo=False,  # the TorchScript exporter: no onnxscript dependency, a plain static graph
+        input_names=["images"],
+        output_names=names,
+        dynamic_axes={"images": {0: "batch"}, **{name: {0: "batch"} for name in names}},
+        opset_version=17,
+    )
