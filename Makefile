@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 	# CPU torch first: an unpinned torch would pull gigabytes of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0 torchvision==0.28.0
 	$(BIN)/pip install --quiet -e ".[test]"
+	# The PP-OCR detector's wheel wants opencv-python; we use opencv-python-headless (pyproject.toml).
+	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)
 
 demo: $(STAMP)

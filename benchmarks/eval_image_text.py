@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import shlex
 import subprocess
 import sys
 import time
@@ -53,7 +54,7 @@ def run(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
-def scan(data: Path, labels: list[dict], limit: int | None) -> None:
+def scan(data: Path, labels: list[dict], limit: int | None, results: Path, options: list[str]) -> None:
     folder = data / "listings"
     if limit is not None:
         folder = data / "listings_limit"
@@ -63,7 +64,7 @@ def scan(data: Path, labels: list[dict], limit: int | None) -> None:
             (folder / row["file"]).symlink_to((data / "listings" / row["file"]).resolve())
     build_s = run([visionguard(), "index", "build", str(data / "gallery"), "--out", str(data / "index")])
     scan_s = run([visionguard(), "scan", str(folder), "--index", str(data / "index"),
-                  "--out", str(data / "results.jsonl"), "--no-summary", "--ocr-alternatives"])
+                  "--out", str(results), "--no-summary", "--ocr-alternatives", *options])
     print(f"index build {build_s:.1f}s; scan of {len(labels)} images {scan_s:.1f}s = "
           f"{len(labels) / scan_s:.2f} images/s, {scan_s / max(len(labels), 1):.2f} s/image (model and OCR loading included)")
 
@@ -202,6 +203,8 @@ def main() -> None:
     parser.add_argument("--skip-scan", action="store_true", help="score the existing DATA/results.jsonl")
     parser.add_argument("--rematch", action="store_true", help="with --skip-scan: re-run the text matcher on the stored OCR tokens")
     parser.add_argument("--limit", type=int, default=None, help="only the first N listings")
+    parser.add_argument("--results", default="results.jsonl", help="results file name inside DATA")
+    parser.add_argument("--scan-options", default="", help='extra `visionguard scan` options, e.g. "--ocr-detector ppocr"')
     parser.add_argument("--show-misses", type=int, default=0, metavar="N", help="print N missed/false cases of each kind")
     args = parser.parse_args()
     labels_path = args.data / "labels.jsonl"
@@ -210,8 +213,8 @@ def main() -> None:
     labels = [json.loads(line) for line in labels_path.read_text(encoding="utf-8").splitlines() if line.strip()]
     labels = labels[: args.limit] if args.limit is not None else labels
     if not args.skip_scan:
-        scan(args.data, labels, args.limit)
-    results_path = args.data / "results.jsonl"
+        scan(args.data, labels, args.limit, args.data / args.results, shlex.split(args.scan_options))
+    results_path = args.data / args.results
     if not results_path.exists():
         raise SystemExit(f"{results_path} not found; run without --skip-scan")
     results = {}

@@ -159,3 +159,50 @@ def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
         np.save(target / "keypoints-points.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(IndexLoadError):
         GalleryIndex.load(target)
+
+
+def test_large_galleries_get_ivf_with_nprobe_tuned_to_exact_recall(tmp_path):
+    """Above the exact limit: IVF + 8-bit codes, nprobe chosen so Recall@1 against exact search
+    is >= 0.99 on new queries too; nprobe survives a save and a memory-mapped load."""
+    import faiss
+
+    from visionguard.index import TARGET_RECALL, describe_search, vector_index
+
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(200, 64)).astype(np.float32)
+    vectors = centres[rng.integers(0, 200, 20_000)] + rng.normal(0, 0.35, (20_000, 64)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert describe_search(vector_index(vectors[:500], exact_limit=1000)) == {"type": "exact"}
+    index = vector_index(vectors, exact_limit=1000)
+    search = describe_search(index)
+    assert search["type"] == "IVF512,SQ8" and 1 <= search["nprobe"] < 512
+    queries = vectors[rng.choice(20_000, 500)] + rng.normal(0, 0.06, (500, 64)).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    _, truth = faiss.knn(queries, vectors, 1, metric=faiss.METRIC_INNER_PRODUCT)
+    faiss.write_index(index, str(tmp_path / "v.faiss"))
+    loaded = faiss.read_index(str(tmp_path / "v.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    assert describe_search(loaded) == search
+    _, found = loaded.search(queries, 1)
+    assert np.mean(found[:, 0] == truth[:, 0]) >= TARGET_RECALL - 0.01  # fresh queries, not the tuning ones
+
+
+def test_index_add_brings_in_new_images_without_a_rebuild(gallery_dir, tmp_path):
+    from visionguard.index import add_to_index
+
+    partial = tmp_path / "gallery"
+    shutil.copytree(gallery_dir, partial, ignore=shutil.ignore_patterns("puma"))
+    index_dir = tmp_path / "index"
+    before = build_index(partial, index_dir)
+    assert "puma" not in before.brands
+    shutil.copytree(gallery_dir / "puma", partial / "puma")
+    index, added = add_to_index(partial, index_dir)
+    puma_images = len(list((gallery_dir / "puma").iterdir()))
+    assert added == puma_images and len(index) == len(before) + puma_images
+    reloaded = GalleryIndex.load(index_dir)
+    assert reloaded.brands["puma"].name == "Puma" and len(reloaded.keypoints) == len(reloaded)
+    assert json.loads((index_dir / "index.json").read_text())["count"] == len(reloaded)
+    scanner = Scanner.load(index_dir, ocr=False)
+    logo = next(p for p in sorted((gallery_dir / "puma").iterdir()) if p.suffix == ".png")
+    assert scanner.scan_image(logo).brand == "puma"
+    assert add_to_index(partial, index_dir)[1] == 0  # nothing new: nothing added
+    assert not list(tmp_path.glob("index.*"))  # no staging or retired folder left behind

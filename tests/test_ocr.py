@@ -31,11 +31,25 @@ def test_empty_read():
     assert (text, confidence, alternatives) == ("", 0.0, [])
 
 
-def test_real_ocr_reads_like_readtext_and_returns_evidence_per_character(scanner):
+@pytest.fixture(scope="module")
+def craft_engine():
+    from visionguard.ocr import EasyOcrEngine
+
+    return EasyOcrEngine(detector="craft")
+
+
+@pytest.fixture(scope="module")
+def ppocr_engine():
+    from visionguard.ocr import EasyOcrEngine
+
+    return EasyOcrEngine(detector="ppocr")
+
+
+def test_real_ocr_reads_like_readtext_and_returns_evidence_per_character(craft_engine):
     from visionguard.synth import photo, print_text
 
     image = np.asarray(print_text(photo("coffee"), "SAMSUNG", height_fraction=0.12))
-    engine = scanner.ocr_engine
+    engine = craft_engine
     tokens = engine.read(image)
     reference = [text for _, text, _ in engine.reader.readtext(image)]
     assert [t.text for t in tokens] == reference
@@ -44,3 +58,40 @@ def test_real_ocr_reads_like_readtext_and_returns_evidence_per_character(scanner
         assert token.alternatives is not None and len(token.alternatives) == len(token.text)
         for options in token.alternatives:
             assert all(isinstance(c, str) and 0.0 <= p <= 1.0 for c, p in options)
+
+
+def test_ppocr_detector_feeds_the_same_recogniser(ppocr_engine, craft_engine):
+    """PP-OCR boxes, read by EasyOCR's recogniser: the same words and per-character evidence,
+    boxes in the image's own coordinates, nothing on a plain photo."""
+    from visionguard.synth import photo, print_text
+
+    image = np.asarray(print_text(photo("coffee", (1600, 1200)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.7)))
+    tokens = ppocr_engine.read(image)
+    assert [t.text for t in tokens] == [t.text for t in craft_engine.read(image)] == ["ADIBAS Original"]
+    (x0, y0, x1, y1) = tokens[0].box
+    assert 0.05 * 1600 < x0 < 0.3 * 1600 < x1 < 0.55 * 1600 and y0 < 0.7 * 1200 < y1  # full-size coordinates
+    assert len(tokens[0].alternatives) == len(tokens[0].text)
+    assert ppocr_engine.read(np.full((600, 800, 3), 128, np.uint8)) == []
+
+
+def test_ppocr_reads_tilted_text_through_the_warped_path(ppocr_engine):
+    from PIL import Image
+
+    from visionguard.synth import print_text
+
+    page = print_text(Image.new("RGB", (900, 500), (235, 235, 230)), "FUJIFLLM", height_fraction=0.14)
+    tilted = np.asarray(page.rotate(14, resample=Image.BICUBIC, fillcolor=(235, 235, 230)))
+    horizontal, free = ppocr_engine._detect(tilted)
+    assert free and not horizontal  # a 14 degree line is warped straight, not boxed
+    assert [t.text for t in ppocr_engine.read(tilted)] == ["FUJIFLLM"]
+
+
+def test_ocr_detector_mistakes_are_one_sentence(monkeypatch):
+    from visionguard import ocr
+    from visionguard.errors import VisionGuardError
+
+    with pytest.raises(VisionGuardError, match="unknown OCR detector 'tesseract'; choose one of: ppocr, craft"):
+        ocr.EasyOcrEngine(detector="tesseract")
+    monkeypatch.setattr(ocr, "_PPOCR_DET_SHA256", "0" * 64)  # as if the installed file were altered
+    with pytest.raises(VisionGuardError, match="fail their SHA-256 check; reinstall rapidocr-onnxruntime"):
+        ocr.PpOcrDetector()

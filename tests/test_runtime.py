@@ -30,19 +30,22 @@ def test_torchvision_imports_and_registered_nms_is_correct():
 
 
 def test_ocr_loads_offline_without_touching_home(tmp_path):
-    """A fresh process with HOME pointing at an empty folder: EasyOCR loads, reads, leaves HOME empty."""
+    """A fresh process with HOME pointing at an empty folder: the OCR and the ONNX model load and
+    run (ONNX Runtime included, whose telemetry would write under ~/.cache), HOME stays empty."""
     home = tmp_path / "home"
     home.mkdir()
     code = (
         "import numpy as np\n"
         "from visionguard.ocr import EasyOcrEngine\n"
         "from visionguard.synth import photo, print_text\n"
+        "from visionguard.models import create_model\n"
         "engine = EasyOcrEngine()\n"
         "print([t.text for t in engine.read(np.asarray(print_text(photo('grass', (480, 360)), 'SAMSUNQ', 0.12)))])\n"
+        "print(create_model('efficientnet-lite0-imagenet', 'onnx').embed([np.zeros((64, 64, 3), np.uint8)]).shape)\n"
     )
     env = {**os.environ, "HOME": str(home), "VISIONGUARD_CACHE": str(tmp_path / "cache")}
     env.pop("EASYOCR_MODULE_PATH", None)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert "SAMSUNQ" in done.stdout
+    assert "SAMSUNQ" in done.stdout and "(1, 1280)" in done.stdout
     assert list(Path(home).iterdir()) == []

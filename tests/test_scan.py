@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from visionguard import ScanResult
+from visionguard.errors import VisionGuardError
 from visionguard.sinks import JsonlSink
 
 REQUIRED = {"path", "status", "error", "brand", "brand_score", "altered", "duplicate_of", "risk", "reasons"}
@@ -100,6 +101,28 @@ def test_sink_flushes_every_line(tmp_path):
     with JsonlSink(out) as sink:
         sink.write(ScanResult(path="a.jpg"))
         assert json.loads(out.read_text().splitlines()[0])["path"] == "a.jpg"  # on disk before close
+
+
+def test_csv_sink_writes_one_row_per_result_with_nested_fields_as_json(listing_results, tmp_path):
+    import csv
+
+    from visionguard.sinks import CsvSink, open_sink
+
+    out = tmp_path / "r.csv"
+    results = sorted(listing_results.values(), key=lambda r: r.path)
+    with open_sink(out) as sink:
+        assert isinstance(sink, CsvSink)
+        for result in results:
+            sink.write(result)
+    with open_sink(out, append=True) as sink:  # appending adds rows, not a second header
+        sink.write(results[0])
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert len(rows) == len(results) + 1 and rows[-1]["path"] == rows[0]["path"]
+    adibas = next(row for row in rows if row["path"] == "text_adibas.jpg")
+    assert json.loads(adibas["altered"])[0]["brand"] == "adidas" and float(adibas["risk"]) > 0.5
+    assert next(row for row in rows if row["status"] == "error")["error"]
+    with pytest.raises(VisionGuardError, match="must end in .jsonl or .csv"):
+        open_sink(tmp_path / "r.parquet")
 
 
 def test_ocr_alternatives_are_written_only_when_asked_for(scanner, listings):

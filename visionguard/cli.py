@@ -111,10 +111,31 @@ def index_build(
     )
 
 
+@index_app.command("add")
+def index_add(
+    gallery_dir: Path = typer.Argument(..., help="Gallery folder with new images: GALLERY/<brand_id>/*.jpg|png."),
+    index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder to add them to (updated in place)."),
+    model: str = typer.Option(None, "--model", help="Only for an index built with a .safetensors file: its path."),
+    batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
+    runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),
+) -> None:
+    """Add new genuine images (paths not yet in the index) without a rebuild."""
+    from visionguard.index import add_to_index
+
+    progress = _Progress(None, "adding", enabled=True)
+    try:
+        index, added = add_to_index(gallery_dir, index_dir, model=model, batch_size=batch_size, progress=progress.update, runtime=runtime)
+    except VisionGuardError as error:
+        progress.close()
+        _fail(str(error))
+    progress.close()
+    typer.echo(f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands")
+
+
 @index_app.command("info")
 def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> None:
-    """Describe an index: model, size and brands."""
-    from visionguard.index import GalleryIndex
+    """Describe an index: model, size, search structure and brands."""
+    from visionguard.index import GalleryIndex, describe_search
 
     try:
         index = GalleryIndex.load(index_dir)
@@ -126,6 +147,8 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
         f"sha256 {index.model['checksum'][:12]})"
     )
     typer.echo(f"images: {len(index)}   brands: {len(index.brands)}")
+    search = describe_search(index.vectors)
+    typer.echo(f"search: {search['type']}" + (f", nprobe {search['nprobe']}" if "nprobe" in search else ""))
     for brand in index.brands.values():
         aliases = f" (aliases: {', '.join(brand.aliases)})" if brand.aliases else ""
         typer.echo(f"  {brand.id}: {brand.name}{aliases}, {counts[brand.id]} images")
@@ -133,44 +156,66 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
 
 @app.command("scan")
 def scan(
-    input_dir: Path = typer.Argument(..., help="Folder of listing images, walked recursively."),
+    inputs: list[Path] = typer.Argument(
+        ...,
+        help="Folders (walked recursively), file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl: "
+        "an image column plus listing_id, seller_id, title, ... carried into the results) or tar shards (.tar).",
+    ),
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
-    out: Path = typer.Option(..., "--out", "-o", help="Results file, one JSON object per input image."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Results file: .jsonl (one JSON object per input image) or .csv (one row per image)."
+    ),
     ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text in the images (brand names, imitations)."),
     model: str = typer.Option(
         None, "--model", help="Embedding model (name or .safetensors path); must be the one the index was built with."
     ),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per batch."),
     runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),
+    ocr_detector: str = typer.Option(
+        "ppocr",
+        "--ocr-detector",
+        help="Text detector: ppocr (PP-OCRv4 on ONNX Runtime, the default: ~13x faster) or craft (EasyOCR's own); "
+        "EasyOCR's recogniser reads the boxes either way.",
+    ),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."
     ),
     small_logos: bool = typer.Option(
         False, "--small-logos", help="Also search small windows, for logos of 10-20% of the photo width (25 crop windows instead of 9)."
     ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted scan: keep the lines already in --out, scan only the rest."
+    ),
     summary: bool = typer.Option(True, "--summary/--no-summary", help="Print a summary table at the end."),
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
-    from visionguard.sinks import JsonlSink
-    from visionguard.sources import count_image_files
+    from visionguard.sinks import finished_paths, open_sink
+    from visionguard.sources import count_inputs, iter_inputs
 
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     flagged: list[tuple[str, float, str, str]] = []
     progress = None
     try:
-        total = count_image_files(input_dir)
+        total = count_inputs(inputs)
         if total == 0:
-            raise VisionGuardError(
-                f"input folder '{input_dir}' has no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)"
-            )
+            named = ", ".join(f"'{p}'" for p in inputs)
+            verb = "has" if len(inputs) == 1 else "have"
+            raise VisionGuardError(f"input {named} {verb} no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)")
+        sink = open_sink(out, append=resume)
+        if resume and out.suffix.lower() != ".jsonl":
+            raise VisionGuardError("--resume needs a .jsonl results file (--out), the format it can read back")
+        done = finished_paths(out) if resume else set()
+        pending = (item for item in iter_inputs(inputs) if item.path not in done)  # streamed: flat memory
         scanner = Scanner.load(
-            index, model=model, runtime=runtime, ocr=ocr, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
+            index, model=model, runtime=runtime, ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )
-        progress = _Progress(total, "scanning", enabled=True)
-        with JsonlSink(out) as sink:
-            for result in scanner.scan_folder(input_dir):
+        if done:
+            typer.echo(f"resuming: {len(done)} of {total} images already in {out}", err=True)
+        progress = _Progress(max(total - len(done), 0), "scanning", enabled=True)
+        with sink:
+            for result in scanner.scan(pending):
                 sink.write(result)
                 counts[result.status] += 1
                 counts["brand"] += result.brand is not None
@@ -188,7 +233,7 @@ def scan(
     except KeyboardInterrupt:
         if progress:
             progress.close()
-        _fail(f"interrupted; the results written so far are in {out}", code=130)
+        _fail(f"interrupted; the results written so far are in {out} (add --resume to finish the scan)", code=130)
     progress.close()
     elapsed = time.perf_counter() - started
     scanned = counts["ok"] + counts["error"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,14 @@ from visionguard.decode import decode
 from visionguard.embed import trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
 from visionguard.gallery import Brand, read_gallery
-from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model
+from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
 from visionguard.verify import GALLERY_KEYPOINTS, KeypointStore, extract_keypoints
 
 FORMAT_VERSION = 2
+#: Galleries below this many images are searched exactly; larger ones with IVF + 8-bit codes.
+EXACT_LIMIT = 100_000
+#: Recall@1 of the approximate search against exact search that `nprobe` is tuned to reach.
+TARGET_RECALL = 0.99
 VECTORS_FILE = "vectors.faiss"
 PRODUCTS_FILE = "products.faiss"
 META_FILE = "index.json"
@@ -74,6 +79,7 @@ class GalleryIndex:
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "model": self.model,
             "count": len(self),
+            "search": {"vectors": describe_search(self.vectors), "products": describe_search(self.products)},
             "brands": {b.id: b.to_dict() for b in self.brands.values()},
             "images": [{"path": p, "brand": b} for p, b in zip(self.paths, self.brand_of)],
             "skipped": self.skipped,
@@ -81,7 +87,8 @@ class GalleryIndex:
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "GalleryIndex":
+    def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "GalleryIndex":
+        """Open an index folder; `mmap` maps the vectors instead of reading them (read-only)."""
         folder = Path(folder)
         if not folder.is_dir():
             raise IndexLoadError(f"index folder '{folder}' does not exist; build one with 'visionguard index build'")
@@ -98,8 +105,10 @@ class GalleryIndex:
                     f"index '{folder}' has format version {meta.get('format_version')}, "
                     f"this VisionGuard reads version {FORMAT_VERSION}; rebuild it"
                 )
-            vectors = faiss.read_index(str(vectors_path))
-            products = faiss.read_index(str(products_path))
+            # memory-mapped: pages are shared by worker processes and loaded as searched
+            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+            vectors = faiss.read_index(str(vectors_path), flags)
+            products = faiss.read_index(str(products_path), flags)
             images = meta["images"]
             index = cls(
                 vectors=vectors,
@@ -146,20 +155,91 @@ def build_index(
     """Embed every image of a gallery folder and save a searchable index to `out_dir`."""
     gallery = read_gallery(gallery_dir)
     embedder = create_model(model, runtime) if isinstance(model, str) else model
-    vectors = faiss.IndexFlatIP(embedder.dim)
-    products = faiss.IndexFlatIP(embedder.product_dim or embedder.dim)
-    keypoints = []
+    found = _embed_gallery(gallery, embedder, batch_size, progress)
+    if not found.paths:
+        raise GalleryError(f"gallery '{gallery_dir}' has no readable image ({len(found.skipped)} files could not be decoded)")
+    for brand_id in gallery.brands:
+        if brand_id not in found.brand_of:
+            raise GalleryError(f"brand folder '{brand_id}' in gallery '{gallery_dir}' has no readable image")
+    index = GalleryIndex(
+        vectors=vector_index(found.logos),
+        products=vector_index(found.products),
+        model=embedder.describe(),
+        brands=gallery.brands,
+        paths=found.paths,
+        brand_of=found.brand_of,
+        skipped=found.skipped,
+        keypoints=KeypointStore.from_keypoints(found.keypoints),
+    )
+    index.save(out_dir)
+    return index
+
+
+def add_to_index(
+    gallery_dir: str | os.PathLike,
+    index_dir: str | os.PathLike,
+    model: str | EmbeddingModel | None = None,
+    batch_size: int = 32,
+    progress: ProgressCallback | None = None,
+    runtime: str = DEFAULT_RUNTIME,
+) -> tuple[GalleryIndex, int]:
+    """Add a gallery folder's new images (paths not yet indexed) to an existing index, without
+    a rebuild; brands new to the index are added. Returns the index and how many were added.
+    The search structure stays as built (an exact index stays exact: rebuild past ~100k)."""
+    index = GalleryIndex.load(index_dir, mmap=False)
+    if model is None:
+        model = index.model["name"]
+        if model not in list_models():
+            raise IndexLoadError(
+                f"index '{index_dir}' was built with model '{model}', which is not shipped with VisionGuard; "
+                f"pass its weights with --model PATH/{model}.safetensors"
+            )
+    embedder = create_model(model, runtime) if isinstance(model, str) else model
+    index.check_model(embedder, index_dir)
+    gallery = read_gallery(gallery_dir)
+    known = set(index.paths)
+    gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]
+    found = _embed_gallery(gallery, embedder, batch_size, progress)
+    if found.paths:
+        index.vectors.add(found.logos)
+        index.products.add(found.products)
+        if index.keypoints is not None:
+            index.keypoints = index.keypoints.extended(found.keypoints)
+    index.paths += found.paths
+    index.brand_of += found.brand_of
+    retried = {path for path, _ in gallery.images}
+    index.skipped = [item for item in index.skipped if item["path"] not in retried] + found.skipped
+    for brand_id, brand in gallery.brands.items():
+        index.brands.setdefault(brand_id, brand)  # a brand already indexed keeps its name and aliases
+    missing = [b for b in index.brands if b not in set(index.brand_of)]
+    if missing:
+        raise GalleryError(f"brand folder '{missing[0]}' in gallery '{gallery_dir}' has no readable image")
+    _replace_folder(index, Path(index_dir))
+    return index, len(found.paths)
+
+
+@dataclass
+class _Embedded:
+    logos: np.ndarray
+    products: np.ndarray
+    keypoints: list
+    paths: list[str]
+    brand_of: list[str]
+    skipped: list[dict]
+
+
+def _embed_gallery(gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None) -> _Embedded:
+    """Vectors (logo and product spaces) and keypoints of every readable gallery image."""
+    logos, products, keypoints = [], [], []
     paths: list[str] = []
     brand_of: list[str] = []
     skipped: list[dict] = []
-    root = Path(gallery_dir)
     total = len(gallery.images)
     for start in range(0, total, batch_size):
-        batch = gallery.images[start : start + batch_size]
         arrays = []
-        for relative, brand_id in batch:
+        for relative, brand_id in gallery.images[start : start + batch_size]:
             try:
-                arrays.append(decode(root / relative))
+                arrays.append(decode(gallery.root / relative))
             except DecodeError as error:
                 skipped.append({"path": relative, "error": str(error)})
                 continue
@@ -167,25 +247,73 @@ def build_index(
             brand_of.append(brand_id)
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
-            vectors.add(logo_vectors)
-            products.add(product_vectors)
+            logos.append(logo_vectors)
+            products.append(product_vectors)
             keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]
         if progress:
             progress(min(start + batch_size, total), total)
-    if vectors.ntotal == 0:
-        raise GalleryError(f"gallery '{gallery_dir}' has no readable image ({len(skipped)} files could not be decoded)")
-    for brand_id in gallery.brands:
-        if brand_id not in brand_of:
-            raise GalleryError(f"brand folder '{brand_id}' in gallery '{gallery_dir}' has no readable image")
-    index = GalleryIndex(
-        vectors=vectors,
-        products=products,
-        model=embedder.describe(),
-        brands=gallery.brands,
-        paths=paths,
-        brand_of=brand_of,
-        skipped=skipped,
-        keypoints=KeypointStore.from_keypoints(keypoints),
+    dims = (embedder.dim, embedder.product_dim or embedder.dim)
+    return _Embedded(
+        np.concatenate(logos) if logos else np.zeros((0, dims[0]), np.float32),
+        np.concatenate(products) if products else np.zeros((0, dims[1]), np.float32),
+        keypoints, paths, brand_of, skipped,
     )
-    index.save(out_dir)
+
+
+def _replace_folder(index: GalleryIndex, folder: Path) -> None:
+    """Save next to `folder`, then swap: a crash mid-save never leaves a half-written index."""
+    staging = folder.with_name(folder.name + ".saving")
+    retired = folder.with_name(folder.name + ".old")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
+    index.save(staging)
+    folder.rename(retired)
+    staging.rename(folder)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def vector_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, seed: int = 0) -> faiss.Index:
+    """A FAISS inner-product index over unit `vectors`, chosen by size: exact below
+    `exact_limit`; above, IVF with 8-bit scalar codes (a quarter of the memory) and `nprobe`
+    tuned on the data itself until Recall@1 against exact search reaches `TARGET_RECALL`."""
+    count, dim = vectors.shape
+    if count < exact_limit:
+        index = faiss.IndexFlatIP(dim)
+        index.add(vectors)
+        return index
+    lists = int(2 ** round(np.log2(4 * np.sqrt(count))))  # ~4 sqrt(n) lists, FAISS's rule of thumb
+    index = faiss.IndexIVFScalarQuantizer(
+        faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    rng = np.random.default_rng(seed)
+    index.train(vectors[rng.choice(count, min(count, 64 * lists), replace=False)])
+    index.add(vectors)
+    index.nprobe, _ = tune_nprobe(index, vectors, rng)
     return index
+
+
+def tune_nprobe(index: faiss.Index, vectors: np.ndarray, rng: np.random.Generator, queries: int = 1000) -> tuple[int, float]:
+    """Smallest power-of-two `nprobe` whose Recall@1 against exact search is >= TARGET_RECALL,
+    on perturbed gallery vectors (queries near, not on, the gallery, as real listings are)."""
+    sample = vectors[rng.choice(len(vectors), min(queries, len(vectors)), replace=False)]
+    noisy = sample + rng.normal(0, 0.5 / np.sqrt(vectors.shape[1]), sample.shape).astype(np.float32)
+    noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+    _, truth = faiss.knn(noisy, vectors, 1, metric=faiss.METRIC_INNER_PRODUCT)
+    ivf = faiss.extract_index_ivf(index)
+    nprobe, recall = 1, 0.0
+    while nprobe <= ivf.nlist:
+        ivf.nprobe = nprobe
+        _, found = index.search(noisy, 1)
+        recall = float(np.mean(found[:, 0] == truth[:, 0]))
+        if recall >= TARGET_RECALL:
+            break
+        nprobe *= 2
+    return min(nprobe, ivf.nlist), recall
+
+
+def describe_search(index: faiss.Index) -> dict:
+    """How an index searches, for index.json and `index info`."""
+    if isinstance(index, faiss.IndexFlat):
+        return {"type": "exact"}
+    ivf = faiss.extract_index_ivf(index)
+    return {"type": f"IVF{ivf.nlist},SQ8", "nprobe": int(ivf.nprobe)}

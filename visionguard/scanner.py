@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel, create_model, li
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
-from visionguard.sources import iter_image_files
+from visionguard.sources import ScanInput, iter_image_files, iter_inputs
 from visionguard.text import BrandCatalog, TextMatcher
 from visionguard.verify import confirm_copy
 
@@ -31,6 +31,8 @@ from visionguard.verify import confirm_copy
 @dataclass
 class ScanOptions:
     ocr: bool = True
+    #: Text detector before EasyOCR's recogniser: "ppocr" (PP-OCRv4 on ONNX Runtime) or "craft".
+    ocr_detector: str = "ppocr"
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
     ocr_alternatives: bool = False
@@ -96,7 +98,7 @@ class Scanner:
         if self._ocr is None and self.options.ocr:
             from visionguard.ocr import EasyOcrEngine
 
-            self._ocr = EasyOcrEngine()
+            self._ocr = EasyOcrEngine(detector=self.options.ocr_detector)
         return self._ocr
 
     # -- public API --------------------------------------------------------------------
@@ -105,17 +107,20 @@ class Scanner:
         """Scan one image: a path, bytes, a PIL image or an RGB/RGBA/grey numpy array."""
         if path is None:
             path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<memory>"
-        return next(iter(self._scan_batch([(source, path)])))
+        return next(iter(self._scan_batch([ScanInput(source, path)])))
 
-    def scan(self, sources: Iterable[ImageInput | tuple[ImageInput, str]]) -> Iterator[ScanResult]:
-        """Stream results for many images, in input order; batched inside."""
-        batch: list[tuple[ImageInput, str]] = []
+    def scan(self, sources: Iterable[ImageInput | tuple[ImageInput, str] | ScanInput]) -> Iterator[ScanResult]:
+        """Stream results for many images, in input order; batched inside. Items are images,
+        (image, path) pairs, or `ScanInput`s whose manifest columns go into `result.listing`."""
+        batch: list[ScanInput] = []
         for position, source in enumerate(sources):
-            if isinstance(source, tuple):
+            if isinstance(source, ScanInput):
                 batch.append(source)
+            elif isinstance(source, tuple):
+                batch.append(ScanInput(*source))
             else:
                 label = os.fspath(source) if isinstance(source, (str, os.PathLike)) else f"<item {position}>"
-                batch.append((source, label))
+                batch.append(ScanInput(source, label))
             if len(batch) >= self.options.batch_size:
                 yield from self._scan_batch(batch)
                 batch = []
@@ -126,10 +131,14 @@ class Scanner:
         """Scan every image under a folder; result paths are relative to it, with `/`."""
         return self.scan(iter_image_files(input_dir))
 
+    def scan_inputs(self, inputs: Sequence[str | os.PathLike]) -> Iterator[ScanResult]:
+        """Scan folders, file lists, manifests (.csv/.jsonl) and tar shards (`sources.iter_inputs`)."""
+        return self.scan(iter_inputs(inputs))
+
     # -- stages --------------------------------------------------------------------------
 
-    def _scan_batch(self, batch: list[tuple[ImageInput, str]]) -> list[ScanResult]:
-        items = [self._decode(source, path) for source, path in batch]
+    def _scan_batch(self, batch: list[ScanInput]) -> list[ScanResult]:
+        items = [self._decode(entry) for entry in batch]
         live = [item for item in items if item.result.status == "ok"]
         visual = self._search(live)
         for item, match in zip(live, visual):
@@ -138,15 +147,16 @@ class Scanner:
             item.image = None
         return [item.result for item in items]
 
-    def _decode(self, source: ImageInput, path: str) -> _Item:
+    def _decode(self, entry: ScanInput) -> _Item:
         started = time.perf_counter()
+        path = entry.path
         try:
-            image = decode(source)
+            image = decode(entry.source)
         except DecodeError as error:
-            return _Item(ScanResult.failed(path, str(error)))
+            return _Item(ScanResult.failed(path, str(error), entry.listing))
         except Exception as error:  # noqa: BLE001 - one bad file must not stop a bulk scan
-            return _Item(ScanResult.failed(path, f"cannot decode image: {type(error).__name__}: {error}"))
-        result = ScanResult(path=path, height=image.shape[0], width=image.shape[1])
+            return _Item(ScanResult.failed(path, f"cannot decode image: {type(error).__name__}: {error}", entry.listing))
+        result = ScanResult(path=path, height=image.shape[0], width=image.shape[1], listing=entry.listing)
         result.timings_ms["decode"] = (time.perf_counter() - started) * 1000
         return _Item(result, image)
 
@@ -163,7 +173,9 @@ class Scanner:
                 try:
                     matches += search_gallery(self.index, embed_images(self.model, [item.image], self._grid), self.options.thresholds)
                 except Exception as error:  # noqa: BLE001
-                    item.result = ScanResult.failed(item.result.path, f"embedding failed: {type(error).__name__}: {error}")
+                    item.result = ScanResult.failed(
+                        item.result.path, f"embedding failed: {type(error).__name__}: {error}", item.result.listing
+                    )
                     matches.append(None)
         elapsed = (time.perf_counter() - started) * 1000 / len(items)
         for item in items:
@@ -190,7 +202,7 @@ class Scanner:
             try:
                 result.ocr = self.ocr_engine.read(item.image)
             except Exception as error:  # noqa: BLE001
-                item.result = ScanResult.failed(result.path, f"OCR failed: {type(error).__name__}: {error}")
+                item.result = ScanResult.failed(result.path, f"OCR failed: {type(error).__name__}: {error}", result.listing)
                 return
             result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
             result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)

@@ -1,9 +1,14 @@
-"""Where the images come from: a folder walked recursively, in a stable order."""
+"""Where the images come from, in a stable order: folders walked recursively, file lists,
+manifests whose extra columns travel with each image, and tar shards."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
-from typing import Iterator
+import tarfile
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
 
 from visionguard.errors import VisionGuardError
 
@@ -42,3 +47,132 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
 def count_image_files(root: str | os.PathLike) -> int:
     return sum(1 for _ in iter_image_files(root))
 
+
+
+#: Manifest columns that may name the image, in order of preference.
+IMAGE_COLUMNS = ("image", "image_path", "path", "file")
+LIST_SUFFIXES = (".txt", ".lst")
+MANIFEST_SUFFIXES = (".csv", ".jsonl")
+TAR_SUFFIXES = (".tar",)
+
+
+@dataclass(frozen=True)
+class ScanInput:
+    """One image to scan: what to open, the path results are keyed by, and the manifest row's
+    other columns (listing_id, seller_id, title, claimed brand, ...), carried into the result."""
+
+    source: str | bytes
+    path: str
+    listing: dict[str, Any] = field(default_factory=dict)
+
+
+def iter_inputs(inputs: Sequence[str | os.PathLike]) -> Iterator[ScanInput]:
+    """Every image of every input, in order: a folder (walked recursively), a file list
+    (.txt/.lst, one path per line), a manifest (.csv/.jsonl with an image column), or a tar shard.
+    With several inputs, folder paths start with the folder's name, so that keys stay distinct."""
+    for spec in map(os.fspath, inputs):
+        if len(inputs) > 1 and os.path.isdir(spec):
+            prefix = display_path(os.path.basename(os.path.normpath(spec)))
+            yield from (ScanInput(item.source, f"{prefix}/{item.path}") for item in _iter_one(spec))
+        else:
+            yield from _iter_one(spec)
+
+
+def count_inputs(inputs: Sequence[str | os.PathLike]) -> int:
+    """How many images `iter_inputs` will yield (tar shards are listed, not decoded)."""
+    total = 0
+    for spec in map(os.fspath, inputs):
+        if os.path.isfile(spec) and spec.lower().endswith(TAR_SUFFIXES):
+            total += sum(1 for _ in _tar_members(spec))
+        else:
+            total += sum(1 for _ in _iter_one(spec))
+    return total
+
+
+def _iter_one(spec: str) -> Iterator[ScanInput]:
+    if os.path.isdir(spec):
+        yield from (ScanInput(source, path) for source, path in iter_image_files(spec))
+        return
+    if not os.path.exists(spec):
+        raise VisionGuardError(f"input '{spec}' does not exist")
+    suffix = os.path.splitext(spec)[1].lower()
+    if suffix in LIST_SUFFIXES:
+        yield from _file_list(spec)
+    elif suffix in MANIFEST_SUFFIXES:
+        yield from _manifest(spec, suffix)
+    elif suffix in TAR_SUFFIXES:
+        yield from _tar(spec)
+    elif is_image_name(spec):
+        yield ScanInput(spec, display_path(os.path.basename(spec)))
+    else:
+        raise VisionGuardError(
+            f"input '{spec}' is not a folder, a file list (.txt, .lst), a manifest (.csv, .jsonl), a tar shard (.tar) or an image"
+        )
+
+
+def _resolve(base: str, name: str) -> str:
+    return name if os.path.isabs(name) else os.path.join(os.path.dirname(os.path.abspath(base)), name)
+
+
+def _file_list(spec: str) -> Iterator[ScanInput]:
+    """Paths one per line (relative ones to the list's folder); blank lines and # comments skipped."""
+    with open(spec, encoding="utf-8") as handle:
+        for line in handle:
+            name = line.strip()
+            if name and not name.startswith("#"):
+                yield ScanInput(_resolve(spec, name), name)
+
+
+def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
+    rows = _csv_rows(spec) if suffix == ".csv" else _jsonl_rows(spec)
+    column = None
+    for number, row in rows:
+        if column is None:
+            column = next((c for c in IMAGE_COLUMNS if c in row), None)
+            if column is None:
+                raise VisionGuardError(
+                    f"manifest '{spec}' has no image column ({', '.join(IMAGE_COLUMNS)}); its columns are: {', '.join(row)}"
+                )
+        name = row.get(column)
+        if not isinstance(name, str) or not name:
+            raise VisionGuardError(f"row {number} of manifest '{spec}' has no '{column}'")
+        yield ScanInput(_resolve(spec, name), name, {k: v for k, v in row.items() if k != column})
+
+
+def _csv_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(spec, newline="", encoding="utf-8") as handle:
+        for number, row in enumerate(csv.DictReader(handle), start=2):
+            yield number, row
+
+
+def _jsonl_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    with open(spec, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                raise VisionGuardError(f"line {number} of manifest '{spec}' is not JSON") from None
+            if not isinstance(row, dict):
+                raise VisionGuardError(f"line {number} of manifest '{spec}' is not a JSON object")
+            yield number, row
+
+
+def _tar_members(spec: str) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+    try:
+        with tarfile.open(spec, "r|*") as archive:  # streamed: shards of any size, read once
+            for member in archive:
+                if member.isfile() and is_image_name(member.name):
+                    yield archive, member
+    except tarfile.TarError as error:
+        raise VisionGuardError(f"cannot read tar shard '{spec}': {error}") from None
+
+
+def _tar(spec: str) -> Iterator[ScanInput]:
+    """Images inside a tar shard, as bytes; paths are `SHARD.tar/member`."""
+    shard = display_path(os.path.basename(spec))
+    for archive, member in _tar_members(spec):
+        handle = archive.extractfile(member)
+        data = handle.read() if handle else b""
+        yield ScanInput(data, f"{shard}/{display_path(member.name)}")

@@ -134,6 +134,14 @@ class KeypointStore:
         descriptors = np.concatenate([k.descriptors for k in items]) if items else EMPTY.descriptors
         return cls(points.reshape(-1, 2), descriptors.reshape(-1, 32), offsets)
 
+    def extended(self, items: list[Keypoints]) -> "KeypointStore":
+        """This store with `items` appended (for `visionguard index add`)."""
+        more = KeypointStore.from_keypoints(items)
+        offsets = np.concatenate([self.offsets[:-1], more.offsets + self.offsets[-1]])
+        return KeypointStore(
+            np.concatenate([self.points, more.points]), np.concatenate([self.descriptors, more.descriptors]), offsets
+        )
+
     def save(self, folder) -> None:
         for name, array in zip(self.FILES, (self.points, self.descriptors, self.offsets)):
             np.save(folder / name, array, allow_pickle=False)

@@ -1,0 +1,124 @@
+"""Bulk-scan throughput and peak memory, next to the naive script and decoding alone.
+
+    .venv/bin/python benchmarks/scan_throughput.py --images 1000 [--naive 30] [--options "..."]
+
+Generates N listing photos (800x800 JPEG, ~60% with a printed word: brand names, altered
+names, ordinary words; the rest logo or plain photos; demo gallery brands) under
+build/bench/N, then measures in the same run:
+
+- decode only: the physical ceiling (Pillow decode of every file, one process);
+- `visionguard scan` as a user runs it (a subprocess: model and OCR loading included, default
+  options plus --options), its images/s and peak RSS;
+- the naive script on the first --naive images: EasyOCR `readtext` on the full image plus an
+  ImageNet embedding and a FAISS search per image, one image at a time.
+
+Prints images/s and the ratios. Not run in CI: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+GALLERY = ROOT / "indexes" / "demo" / "gallery"
+WORDS = ("ADIDAS", "ADIBAS", "NIKE", "NIKF", "PUMA", "SAMSUNQ", "FUJIFLLM", "Nice Deal", "Original", "Sale 50%", "New Balance")
+
+
+def make_listings(folder: Path, count: int, seed: int = 0) -> None:
+    """Listing-like photos: a word on a plate (60%), a logo (25%) or a plain photo."""
+    from visionguard.synth import FONTS, PHOTO_NAMES, paste_logo, photo, print_text
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    photos = [photo(name, (800, 800)) for name in PHOTO_NAMES]
+    logos = [Image.open(path) for path in sorted(GALLERY.rglob("logo_*.png"))]
+    for i in range(count):
+        target = folder / f"listing_{i:06d}.jpg"
+        if target.exists():
+            continue
+        image = photos[rng.integers(len(photos))]
+        kind = rng.random()
+        if kind < 0.6:
+            image = print_text(image, str(rng.choice(WORDS)), float(rng.uniform(0.05, 0.1)),
+                               centre=(float(rng.uniform(0.35, 0.65)), float(rng.uniform(0.2, 0.8))),
+                               font_name=str(rng.choice(FONTS)))
+        elif kind < 0.85:
+            image = paste_logo(image, logos[rng.integers(len(logos))], float(rng.uniform(0.2, 0.5)),
+                               (float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7))))
+        image.save(target, quality=int(rng.integers(70, 95)))
+
+
+def decode_rate(files: list[Path]) -> float:
+    from visionguard.decode import decode
+
+    started = time.perf_counter()
+    for path in files:
+        decode(path)
+    return len(files) / (time.perf_counter() - started)
+
+
+def naive_rate(files: list[Path], index_dir: Path) -> float:
+    """The straightforward script: full-image EasyOCR readtext and one embedding per image."""
+    from visionguard.index import GalleryIndex
+    from visionguard.models import create_model
+    from visionguard.ocr import EasyOcrEngine
+
+    reader = EasyOcrEngine(detector="craft").reader
+    model = create_model("efficientnet-lite0-imagenet", "torch")
+    index = GalleryIndex.load(index_dir)
+    started = time.perf_counter()
+    for path in files:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        reader.readtext(image)
+        index.search(model.embed([image]), 1)
+    return len(files) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=int, default=1000)
+    parser.add_argument("--naive", type=int, default=30, help="images for the naive baseline (it is slow)")
+    parser.add_argument("--options", default="", help='extra `visionguard scan` options, e.g. "--ocr-detector craft"')
+    args = parser.parse_args()
+
+    folder = ROOT / "build" / "bench" / str(args.images)
+    started = time.perf_counter()
+    make_listings(folder, args.images)
+    files = sorted(folder.glob("*.jpg"))[: args.images]
+    print(f"{len(files)} listing photos 800x800 in {folder} (made in {time.perf_counter() - started:.0f}s)")
+
+    index_dir = ROOT / "build" / "bench" / "index"
+    cli = [sys.executable, "-m", "visionguard"]
+    subprocess.run([*cli, "index", "build", str(GALLERY), "--out", str(index_dir)], check=True, capture_output=True)
+
+    ceiling = decode_rate(files)
+    out = ROOT / "build" / "bench" / f"results-{args.images}.jsonl"
+    started = time.perf_counter()
+    subprocess.run([*cli, "scan", str(folder), "--index", str(index_dir), "--out", str(out), "--no-summary",
+                    *shlex.split(args.options)], check=True, stderr=subprocess.DEVNULL)
+    scan_rate = len(files) / (time.perf_counter() - started)
+    scan_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    naive = naive_rate(files[: args.naive], index_dir)
+
+    print(f"{'pipeline':<44}{'images/s':>10}{'vs naive':>10}{'vs decode':>11}")
+    rows = (
+        ("decode only (ceiling)", ceiling),
+        (f"visionguard scan {args.options}".strip() + " (loading included)", scan_rate),
+        (f"naive: readtext + embedding ({len(files[: args.naive])} images)", naive),
+    )
+    for label, rate in rows:
+        print(f"{label:<44}{rate:>10.2f}{rate / naive:>9.1f}x{rate / ceiling:>11.4f}")
+    print(f"peak RSS of the scan process: {scan_rss:.0f} MB; 10 million images/day needs 116 images/s")
+
+
+if __name__ == "__main__":
+    main()

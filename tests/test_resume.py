@@ -1,0 +1,83 @@
+"""`scan --resume` after kill -9: exactly one line per input, nothing lost, nothing twice, and
+the same answers as a scan that was never interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from visionguard.errors import VisionGuardError
+from visionguard.sinks import finished_paths
+
+CLI = [sys.executable, "-m", "visionguard"]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, listings) -> Path:
+    """30 listing photos in two subfolders (the demo listings, repeated), one corrupt."""
+    folder, specs = listings
+    out = tmp_path_factory.mktemp("resume_inputs")
+    for copy in range(4):
+        for name in specs:
+            target = out / f"part{copy % 2}" / f"{copy}_{name}"
+            target.parent.mkdir(exist_ok=True)
+            shutil.copy(folder / name, target)
+    return out
+
+
+def _scan_command(inputs: Path, index_dir: Path, out: Path, *extra: str) -> list[str]:
+    return [*CLI, "scan", str(inputs), "--index", str(index_dir), "--out", str(out), "--no-ocr", "--batch-size", "1",
+            "--no-summary", *extra]
+
+
+def _lines(path: Path) -> list[dict]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    for row in rows:
+        row.pop("timings_ms")
+    return rows
+
+
+def test_resume_after_kill_9_finishes_with_one_line_per_input(inputs, index_dir, tmp_path):
+    count = sum(1 for p in inputs.rglob("*") if p.is_file())
+    reference = tmp_path / "reference.jsonl"
+    subprocess.run(_scan_command(inputs, index_dir, reference), check=True, capture_output=True, timeout=600)
+
+    out = tmp_path / "results.jsonl"
+    process = subprocess.Popen(_scan_command(inputs, index_dir, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 5):
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    written = out.read_bytes().count(b"\n")
+    assert 5 <= written < count, "the kill must land mid-scan"
+    with open(out, "ab") as handle:  # a line torn by the kill, as a write cut short leaves it
+        handle.write(b'{"path": "part1/3_text_adi')
+
+    done = subprocess.run(_scan_command(inputs, index_dir, out, "--resume"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"{written} of {count} images already in" in done.stderr
+    rows = _lines(out)
+    paths = [row["path"] for row in rows]
+    assert len(paths) == len(set(paths)) == count
+    by_path = {row["path"]: row for row in _lines(reference)}
+    assert {row["path"]: row for row in rows} == by_path
+
+    again = subprocess.run(_scan_command(inputs, index_dir, out, "--resume"), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and out.read_bytes().count(b"\n") == count  # a finished scan stays as it is
+
+
+def test_resume_refuses_a_file_that_is_not_results(tmp_path):
+    other = tmp_path / "notes.jsonl"
+    other.write_text('{"path": "a.jpg", "status": "ok"}\nhello\n')
+    with pytest.raises(VisionGuardError, match="line 2 of .* is not a VisionGuard result"):
+        finished_paths(other)
+    assert finished_paths(tmp_path / "missing.jsonl") == set()

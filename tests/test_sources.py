@@ -1,0 +1,112 @@
+"""Inputs beyond a folder: file lists, manifests whose columns travel into the results, tar shards."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from visionguard import Scanner
+from visionguard.errors import VisionGuardError
+from visionguard.sources import count_inputs, iter_inputs
+
+
+@pytest.fixture(scope="module")
+def quick_scanner(index_dir):
+    return Scanner.load(index_dir, ocr=False)
+
+
+def test_file_list_resolves_relative_paths_and_skips_comments(listings, tmp_path):
+    folder, specs = listings
+    names = sorted(specs)[:3]
+    listing = tmp_path / "batch.txt"
+    listing.write_text(f"# today's crawl\n\n{folder / names[0]}\n{folder.name}/{names[1]}\n  {folder.name}/{names[2]}  \n")
+    (tmp_path / folder.name).symlink_to(folder)
+    items = list(iter_inputs([listing]))
+    assert [item.path for item in items] == [str(folder / names[0]), f"{folder.name}/{names[1]}", f"{folder.name}/{names[2]}"]
+    assert all(item.listing == {} for item in items) and count_inputs([listing]) == 3
+
+
+def test_manifest_columns_are_carried_into_results(listings, tmp_path, quick_scanner):
+    folder, _ = listings
+    manifest = tmp_path / "listings.csv"
+    with open(manifest, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["listing_id", "image_path", "seller_id", "title", "claimed_brand"])
+        writer.writerow(["L1", str(folder / "copy_of_nike_product.jpg"), "S9", "Nike Air, brand new", "nike"])
+        writer.writerow(["L2", str(folder / "corrupt.jpg"), "S9", "", ""])
+    results = list(quick_scanner.scan_inputs([manifest]))
+    assert [r.listing for r in results] == [
+        {"listing_id": "L1", "seller_id": "S9", "title": "Nike Air, brand new", "claimed_brand": "nike"},
+        {"listing_id": "L2", "seller_id": "S9", "title": "", "claimed_brand": ""},
+    ]
+    assert results[0].duplicate_of == "nike/product_1.jpg" and results[0].to_dict()["listing"]["listing_id"] == "L1"
+    assert results[1].status == "error" and results[1].listing["listing_id"] == "L2"  # bad images keep their row
+
+    jsonl = tmp_path / "listings.jsonl"
+    jsonl.write_text(json.dumps({"image": str(folder / "logo_puma.jpg"), "listing_id": 7, "price": 19.5}) + "\n")
+    (item,) = iter_inputs([jsonl])
+    assert item.listing == {"listing_id": 7, "price": 19.5}  # JSON keeps its types
+
+
+def test_tar_shards_are_read_as_streams(listings, tmp_path, quick_scanner):
+    folder, specs = listings
+    shard = tmp_path / "shard-00001.tar"
+    with tarfile.open(shard, "w") as archive:
+        for name in sorted(specs)[:4]:
+            archive.add(folder / name, arcname=f"imgs/{name}")
+        notes = tmp_path / "README"
+        notes.write_text("not an image")
+        archive.add(notes, arcname="README")
+    items = list(iter_inputs([shard]))
+    assert [item.path for item in items] == [f"shard-00001.tar/imgs/{name}" for name in sorted(specs)[:4]]
+    assert all(isinstance(item.source, bytes) and item.source for item in items) and count_inputs([shard]) == 4
+    statuses = {r.path.rsplit("/", 1)[1]: r.status for r in quick_scanner.scan(items)}
+    assert statuses == {name: specs[name].status for name in sorted(specs)[:4]}
+
+
+def test_several_folders_keep_distinct_paths(listings):
+    folder, specs = listings
+    items = list(iter_inputs([folder, folder]))
+    assert len(items) == 2 * len(specs) and items[0].path.startswith(f"{folder.name}/")
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("m.csv", "listing_id,url\n1,http://x/1.jpg\n", "has no image column .* its columns are: listing_id, url"),
+        ("m.jsonl", '{"image": "a.jpg"}\n[1, 2]\n', "line 2 of manifest .* is not a JSON object"),
+        ("m.jsonl", '{"image": "a.jpg"}\n{"image": ""}\n', "row 2 of manifest .* has no 'image'"),
+        ("shard.tar", "this is not a tar file", "cannot read tar shard"),
+        ("notes.pdf", "%PDF", "is not a folder, a file list"),
+    ],
+)
+def test_input_mistakes_are_one_sentence(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(VisionGuardError, match=message):
+        list(iter_inputs([path]))
+
+
+def test_cli_scans_a_manifest_and_a_shard_together(listings, index_dir, tmp_path):
+    folder, specs = listings
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"image": str(folder / "text_adibas.jpg"), "listing_id": "A1"}) + "\n")
+    shard = tmp_path / "s.tar"
+    with tarfile.open(shard, "w") as archive:
+        archive.add(folder / "logo_puma.jpg", arcname="logo_puma.jpg")
+    out = tmp_path / "r.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "visionguard", "scan", str(manifest), str(shard), "--index", str(index_dir),
+         "--out", str(out), "--no-summary"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["path"], r["listing"]) for r in rows] == [(str(folder / "text_adibas.jpg"), {"listing_id": "A1"}), ("s.tar/logo_puma.jpg", {})]
+    assert rows[0]["altered"][0]["brand"] == "adidas"
+
