@@ -90,3 +90,25 @@ def test_build_then_scan_writes_one_line_per_input(tmp_path, gallery_dir, listin
     assert by_path["nested/bad/caf\\xe9_listing.jpg"]["status"] == "ok"
     assert by_path["nested/bad/bomb.png"]["status"] == "error"
     assert "VisionGuard scan" in done.stdout and "errors" in done.stdout
+
+
+def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):
+    partial = tmp_path / "gallery"
+    shutil.copytree(gallery_dir, partial, ignore=shutil.ignore_patterns("samsung"))
+    index = tmp_path / "index"
+    assert run("index", "build", partial, "--out", index).returncode == 0
+    shutil.copytree(gallery_dir / "samsung", partial / "samsung")
+    done = run("index", "add", partial, "--index", index)
+    count = len(list((gallery_dir / "samsung").iterdir()))
+    assert done.returncode == 0 and f"added {count} images" in done.stdout and "6 brands" in done.stdout
+    info = run("index", "info", index)
+    assert "search: exact" in info.stdout and "samsung" in info.stdout
+    missing = run("index", "add", partial, "--index", tmp_path / "nowhere")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+    out = tmp_path / "r.csv"
+    done = run("scan", listings[0], "--index", index, "--out", out, "--no-ocr", "--no-summary")
+    assert done.returncode == 0, done.stderr
+    assert out.read_text().splitlines()[0].startswith("path,status,listing,error,brand")
+    refused = run("scan", listings[0], "--index", index, "--out", out, "--resume")
+    assert refused.returncode == 2 and "--resume needs a .jsonl results file" in refused.stderr
