@@ -175,7 +175,7 @@ def test_large_galleries_get_ivf_with_nprobe_tuned_to_exact_recall(tmp_path):
     assert describe_search(vector_index(vectors[:500], exact_limit=1000)) == {"type": "exact"}
     index = vector_index(vectors, exact_limit=1000)
     search = describe_search(index)
-    assert search["type"] == "IVF512,SQ8" and 1 <= search["nprobe"] < 512
+    assert search["type"] == "IVF128,SQ8" and 1 <= search["nprobe"] < 128
     queries = vectors[rng.choice(20_000, 500)] + rng.normal(0, 0.06, (500, 64)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     _, truth = faiss.knn(queries, vectors, 1, metric=faiss.METRIC_INNER_PRODUCT)
