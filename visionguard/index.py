@@ -133,6 +133,22 @@ class GalleryIndex:
             raise IndexLoadError(f"index '{folder}' is inconsistent (vectors and metadata disagree); rebuild it")
         return index
 
+    def open_model(
+        self, model: str | EmbeddingModel | None = None, runtime: str = DEFAULT_RUNTIME, folder: str | os.PathLike = ""
+    ) -> EmbeddingModel:
+        """The model that built this index, or `model` (a name, a .safetensors path or an
+        instance), which must be the same one."""
+        if model is None:
+            model = self.model["name"]
+            if model not in list_models():
+                raise IndexLoadError(
+                    f"index '{folder}' was built with model '{model}', which is not shipped with VisionGuard; "
+                    f"pass its weights with --model PATH/{model}.safetensors"
+                )
+        embedder = create_model(model, runtime) if isinstance(model, str) else model
+        self.check_model(embedder, folder)
+        return embedder
+
     def check_model(self, model: EmbeddingModel, folder: str | os.PathLike = "") -> None:
         """Refuse to search with vectors from a different model than the index was built with."""
         built = self.model
@@ -187,15 +203,7 @@ def add_to_index(
     a rebuild; brands new to the index are added. Returns the index and how many were added.
     The search structure stays as built (an exact index stays exact: rebuild past ~100k)."""
     index = GalleryIndex.load(index_dir, mmap=False)
-    if model is None:
-        model = index.model["name"]
-        if model not in list_models():
-            raise IndexLoadError(
-                f"index '{index_dir}' was built with model '{model}', which is not shipped with VisionGuard; "
-                f"pass its weights with --model PATH/{model}.safetensors"
-            )
-    embedder = create_model(model, runtime) if isinstance(model, str) else model
-    index.check_model(embedder, index_dir)
+    embedder = index.open_model(model, runtime, index_dir)
     gallery = read_gallery(gallery_dir)
     known = set(index.paths)
     gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]

@@ -17,9 +17,9 @@ import numpy as np
 
 from visionguard.decode import ImageInput, decode
 from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_border
-from visionguard.errors import DecodeError, IndexLoadError
+from visionguard.errors import DecodeError
 from visionguard.index import GalleryIndex
-from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
+from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
@@ -82,14 +82,7 @@ class Scanner:
         """Open an index and the model that built it (or `model`, which must match it);
         `runtime` runs the model on ONNX Runtime ("onnx", faster) or eager torch."""
         index = GalleryIndex.load(index_dir)
-        if model is None:
-            model = index.model["name"]
-            if model not in list_models():
-                raise IndexLoadError(
-                    f"index '{index_dir}' was built with model '{model}', which is not shipped with VisionGuard; "
-                    f"pass its weights with --model PATH/{model}.safetensors"
-                )
-        embedder = create_model(model, runtime) if isinstance(model, str) else model
+        embedder = index.open_model(model, runtime, index_dir)
         return cls(index, embedder, ScanOptions(**options), index_dir=index_dir)
 
     @property

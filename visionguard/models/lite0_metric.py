@@ -20,7 +20,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
