@@ -44,10 +44,6 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
                 yield full, display_path(os.path.relpath(full, root))
 
 
-def count_image_files(root: str | os.PathLike) -> int:
-    return sum(1 for _ in iter_image_files(root))
-
-
 
 #: Manifest columns that may name the image, in order of preference.
 IMAGE_COLUMNS = ("image", "image_path", "path", "file")
@@ -83,7 +79,7 @@ def count_inputs(inputs: Sequence[str | os.PathLike]) -> int:
     total = 0
     for spec in map(os.fspath, inputs):
         if os.path.isfile(spec) and spec.lower().endswith(TAR_SUFFIXES):
-            total += sum(1 for _ in _tar_members(spec))
+            total += sum(1 for _ in _tar_members(spec, stream=False))  # seeks over the data
         else:
             total += sum(1 for _ in _iter_one(spec))
     return total
@@ -159,9 +155,9 @@ def _jsonl_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, row
 
 
-def _tar_members(spec: str) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+def _tar_members(spec: str, stream: bool = True) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
     try:
-        with tarfile.open(spec, "r|*") as archive:  # streamed: shards of any size, read once
+        with tarfile.open(spec, "r|*" if stream else "r:*") as archive:  # streamed: any size, read once
             for member in archive:
                 if member.isfile() and is_image_name(member.name):
                     yield archive, member
