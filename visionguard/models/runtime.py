@@ -3,7 +3,8 @@
 ONNX Runtime ran EfficientNet-Lite0 6-7x faster than eager torch on our 2-core CPU
 (`benchmarks/embed_runtime.py`), so it is the default. The ONNX graph is exported by our own
 code from the same torch module (no weights are fetched) and cached on disk, keyed by the
-weights' checksum and the torch and onnxruntime versions, so a stale graph is never reused.
+weights' checksum and the VisionGuard, torch and onnxruntime versions, so a stale graph is
+never reused.
 `torch` stays available as the reference path (training, and `--runtime torch`).
 """
 
@@ -72,7 +73,10 @@ def _onnx_runner(module: torch.nn.Module, input_size: int, key: str) -> Runner:
 
 def _exported_graph(module: torch.nn.Module, input_size: int, key: str, ort_version: str) -> Path:
     """The ONNX file of `module`, exported once per weights and library versions."""
-    tag = hashlib.sha256(f"{key}|{input_size}|torch {torch.__version__}|ort {ort_version}".encode()).hexdigest()[:20]
+    from visionguard import __version__  # the module code is part of the graph, not only the weights
+
+    versions = f"visionguard {__version__}|torch {torch.__version__}|ort {ort_version}"
+    tag = hashlib.sha256(f"{key}|{input_size}|{versions}".encode()).hexdigest()[:20]
     path = cache_dir() / "onnx" / f"{tag}.onnx"
     if path.is_file():
         return path
