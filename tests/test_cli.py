@@ -112,3 +112,9 @@ def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):
     assert out.read_text().splitlines()[0].startswith("path,status,listing,error,brand")
     refused = run("scan", listings[0], "--index", index, "--out", out, "--resume")
     assert refused.returncode == 2 and "--resume needs a .jsonl results file" in refused.stderr
+
+
+def test_unknown_ocr_detector_is_one_sentence(index_dir, listings, tmp_path):
+    done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-detector", "tesseract")
+    assert done.returncode == 2 and "unknown OCR detector 'tesseract'" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()

@@ -211,6 +211,7 @@ def scan(
         scanner = Scanner.load(
             index, model=model, runtime=runtime, ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )
+        scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
         if done:
             typer.echo(f"resuming: {len(done)} of {total} images already in {out}", err=True)
         progress = _Progress(max(total - len(done), 0), "scanning", enabled=True)
@@ -225,6 +226,8 @@ def scan(
                     counts["high_risk"] += 1
                 if result.status == "error" or result.risk > 0:
                     flagged.append((result.status, result.risk, result.path, result.error or "; ".join(result.reasons)))
+                    if len(flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
+                        flagged = sorted(flagged, key=_summary_order)[:_SUMMARY_ROWS]
                 progress.update(sink.count)
     except VisionGuardError as error:
         if progress:
@@ -241,6 +244,15 @@ def scan(
         _print_summary(scanned, counts, flagged, elapsed, out)
 
 
+_SUMMARY_ROWS = 25
+
+
+def _summary_order(row: tuple) -> tuple:
+    """Highest risk first, errors after the risky images."""
+    status, risk, path, _ = row
+    return (status == "error", -risk, path)
+
+
 def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float, out: Path) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -249,7 +261,7 @@ def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float,
     table = Table(title=f"VisionGuard scan: {scanned} images -> {out}", show_lines=False)
     for column in ("risk", "path", "why"):
         table.add_column(column, overflow="fold")
-    for status, risk, path, why in sorted(flagged, key=lambda row: (row[0] == "error", -row[1], row[2]))[:25]:
+    for status, risk, path, why in sorted(flagged, key=_summary_order)[:_SUMMARY_ROWS]:
         table.add_row("error" if status == "error" else f"{risk:.2f}", path, why)
     console.print(table)
     console.print(
