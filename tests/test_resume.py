@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from visionguard.errors import VisionGuardError
-from visionguard.sinks import finished_paths
+from visionguard.sinks import finished_keys
 
 CLI = [sys.executable, "-m", "visionguard"]
 
@@ -79,5 +79,18 @@ def test_resume_refuses_a_file_that_is_not_results(tmp_path):
     other = tmp_path / "notes.jsonl"
     other.write_text('{"path": "a.jpg", "status": "ok"}\nhello\n')
     with pytest.raises(VisionGuardError, match="line 2 of .* is not a VisionGuard result"):
-        finished_paths(other)
-    assert finished_paths(tmp_path / "missing.jsonl") == set()
+        finished_keys(other)
+    assert finished_keys(tmp_path / "missing.jsonl") == set()
+
+
+def test_one_image_in_two_listings_is_two_inputs_on_resume(listings, index_dir, tmp_path):
+    folder, _ = listings
+    manifest = tmp_path / "m.jsonl"
+    rows = [{"image": str(folder / "logo_puma.jpg"), "listing_id": lid} for lid in ("A", "B")]
+    manifest.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    out = tmp_path / "r.jsonl"
+    command = [*CLI, "scan", str(manifest), "--index", str(index_dir), "--out", str(out), "--no-ocr", "--no-summary"]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    out.write_text(out.read_text().splitlines(keepends=True)[0])  # as if stopped after listing A
+    subprocess.run([*command, "--resume"], check=True, capture_output=True, timeout=600)
+    assert [json.loads(line)["listing"]["listing_id"] for line in out.read_text().splitlines()] == ["A", "B"]

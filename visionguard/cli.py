@@ -190,7 +190,7 @@ def scan(
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
-    from visionguard.sinks import finished_paths, open_sink
+    from visionguard.sinks import finished_keys, open_sink
     from visionguard.sources import count_inputs, iter_inputs
 
     started = time.perf_counter()
@@ -206,8 +206,8 @@ def scan(
         sink = open_sink(out, append=resume)
         if resume and out.suffix.lower() != ".jsonl":
             raise VisionGuardError("--resume needs a .jsonl results file (--out), the format it can read back")
-        done = finished_paths(out) if resume else set()
-        pending = (item for item in iter_inputs(inputs) if item.path not in done)  # streamed: flat memory
+        done = finished_keys(out) if resume else set()
+        pending = (item for item in iter_inputs(inputs) if item.key not in done)  # streamed: flat memory
         scanner = Scanner.load(
             index, model=model, runtime=runtime, ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )

@@ -14,6 +14,7 @@ from typing import Any
 
 from visionguard.errors import VisionGuardError
 from visionguard.results import ScanResult
+from visionguard.sources import input_key
 
 
 class Sink:
@@ -40,7 +41,7 @@ class Sink:
 
     def write(self, result: ScanResult) -> None:
         self._handle.write(self._format(result.to_dict()))  # one write per result: a kill leaves at
-        self._handle.flush()  # most one partial last line, which `finished_paths` drops
+        self._handle.flush()  # most one partial last line, which `finished_keys` drops
         self.count += 1
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
@@ -91,8 +92,8 @@ def open_sink(path: str | os.PathLike, append: bool = False) -> Sink:
     return SINKS[suffix](path, append=append)
 
 
-def finished_paths(path: str | os.PathLike) -> set[str]:
-    """Paths already in a results file, for `--resume`, read line by line. A last line cut short
+def finished_keys(path: str | os.PathLike) -> set[str]:
+    """Inputs already in a results file (`sources.input_key`), for `--resume`, read line by line. A last line cut short
     by a kill is removed from the file (its image is scanned again), so each input ends with
     exactly one line."""
     path = Path(path)
@@ -106,7 +107,8 @@ def finished_paths(path: str | os.PathLike) -> set[str]:
                 if not line.endswith(b"\n"):
                     break
                 try:
-                    done.add(json.loads(line)["path"])
+                    row = json.loads(line)
+                    done.add(input_key(row["path"], row.get("listing") or {}))
                 except (ValueError, KeyError, TypeError):
                     raise VisionGuardError(
                         f"cannot resume: line {number} of '{path}' is not a VisionGuard result; scan to a new --out file"

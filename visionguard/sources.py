@@ -61,6 +61,17 @@ class ScanInput:
     path: str
     listing: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def key(self) -> str:
+        return input_key(self.path, self.listing)
+
+
+def input_key(path: str, listing: dict[str, Any]) -> str:
+    """What identifies one input, and its result line, for `--resume`: the path, plus the
+    listing_id when a manifest names the same image for several listings."""
+    listing_id = listing.get("listing_id")
+    return path if listing_id is None else f"{path}\t{listing_id}"
+
 
 def iter_inputs(inputs: Sequence[str | os.PathLike]) -> Iterator[ScanInput]:
     """Every image of every input, in order: a folder (walked recursively), a file list
