@@ -121,8 +121,32 @@ def test_csv_sink_writes_one_row_per_result_with_nested_fields_as_json(listing_r
     adibas = next(row for row in rows if row["path"] == "text_adibas.jpg")
     assert json.loads(adibas["altered"])[0]["brand"] == "adidas" and float(adibas["risk"]) > 0.5
     assert next(row for row in rows if row["status"] == "error")["error"]
-    with pytest.raises(VisionGuardError, match="must end in .jsonl or .csv"):
-        open_sink(tmp_path / "r.parquet")
+    with pytest.raises(VisionGuardError, match="must end in .jsonl, .csv, .parquet"):
+        open_sink(tmp_path / "r.xlsx")
+
+
+def test_parquet_sink_writes_typed_columns_in_row_groups(listing_results, tmp_path):
+    import pyarrow.parquet as pq
+
+    from visionguard.sinks import ParquetSink, open_sink
+
+    results = sorted(listing_results.values(), key=lambda r: r.path)
+    out = tmp_path / "r.parquet"
+    sink = open_sink(out)
+    sink.rows_per_group = 4  # several row groups and a partial last one
+    with sink:
+        assert isinstance(sink, ParquetSink)
+        for result in results:
+            sink.write(result)
+    table = pq.read_table(out)
+    assert pq.ParquetFile(out).metadata.num_row_groups == -(-len(results) // 4)
+    assert table.column("path").to_pylist() == [r.path for r in results]
+    assert str(table.schema.field("risk").type) == "double" and str(table.schema.field("width").type) == "int64"
+    adibas = table.to_pylist()[[r.path for r in results].index("text_adibas.jpg")]
+    assert json.loads(adibas["altered"])[0]["brand"] == "adidas" and adibas["risk"] > 0.5
+    with pytest.raises(VisionGuardError, match="cannot be appended"):
+        with open_sink(out, append=True):
+            pass
 
 
 def test_ocr_alternatives_are_written_only_when_asked_for(scanner, listings):

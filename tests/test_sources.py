@@ -47,6 +47,14 @@ def test_manifest_columns_are_carried_into_results(listings, tmp_path, quick_sca
     assert results[0].duplicate_of == "nike/product_1.jpg" and results[0].to_dict()["listing"]["listing_id"] == "L1"
     assert results[1].status == "error" and results[1].listing["listing_id"] == "L2"  # bad images keep their row
 
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "listings.parquet"
+    pq.write_table(pa.table({"listing_id": ["P1"], "image": [str(folder / "logo_puma.jpg")], "seller_id": [4]}), parquet)
+    (item,) = iter_inputs([parquet])
+    assert item.listing == {"listing_id": "P1", "seller_id": 4} and item.path.endswith("logo_puma.jpg")
+
     jsonl = tmp_path / "listings.jsonl"
     jsonl.write_text(json.dumps({"image": str(folder / "logo_puma.jpg"), "listing_id": 7, "price": 19.5}) + "\n")
     (item,) = iter_inputs([jsonl])
@@ -83,6 +91,7 @@ def test_several_folders_keep_distinct_paths(listings):
         ("m.jsonl", '{"image": "a.jpg"}\n{"image": ""}\n', "row 2 of manifest .* has no 'image'"),
         ("shard.tar", "this is not a tar file", "cannot read tar shard"),
         ("notes.pdf", "%PDF", "is not a folder, a file list"),
+        ("m.parquet", "not parquet", "cannot read Parquet manifest"),
     ],
 )
 def test_input_mistakes_are_one_sentence(tmp_path, name, content, message):

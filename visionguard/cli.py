@@ -158,12 +158,12 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
 def scan(
     inputs: list[Path] = typer.Argument(
         ...,
-        help="Folders (walked recursively), file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl: "
+        help="Folders (walked recursively), file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl, .parquet: "
         "an image column plus listing_id, seller_id, title, ... carried into the results) or tar shards (.tar).",
     ),
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
     out: Path = typer.Option(
-        ..., "--out", "-o", help="Results file: .jsonl (one JSON object per input image) or .csv (one row per image)."
+        ..., "--out", "-o", help="Results file: .jsonl (one JSON object per input image), .csv or .parquet (one row per image)."
     ),
     ocr: bool = typer.Option(True, "--ocr/--no-ocr", help="Read text in the images (brand names, imitations)."),
     model: str = typer.Option(

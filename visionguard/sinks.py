@@ -1,5 +1,5 @@
-"""Where results go: JSONL (the default) or CSV. Sinks are context managers; every result is
-flushed as it is written, so an interrupted scan keeps every finished result."""
+"""Where results go: JSONL (the default), CSV or Parquet. Sinks are context managers; JSONL and
+CSV flush every result as it is written, so an interrupted scan keeps every finished result."""
 
 from __future__ import annotations
 
@@ -18,34 +18,55 @@ from visionguard.sources import input_key
 
 
 class Sink:
-    """Writes results to a file in the order they arrive, flushing each one. Subclasses say how
-    one result becomes text; opening, folders, appending and errors are done here."""
-
-    newline: str | None = None
+    """Writes results to a file in the order they arrive. The base class does the shared work
+    (folders, clear errors, counting); a subclass opens, writes one row and closes."""
 
     def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
         self.path = Path(path)
         self.append = append
         self.count = 0
-        self._handle = None
 
     def __enter__(self) -> "Sink":
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._handle = open(self.path, "a" if self.append else "w", encoding="utf-8", newline=self.newline)
+            self._open()
         except OSError as error:
             raise VisionGuardError(f"cannot write results to '{self.path}': {error.strerror}") from None
-        self._start(empty=self._handle.tell() == 0)
         return self
 
     def write(self, result: ScanResult) -> None:
-        self._handle.write(self._format(result.to_dict()))  # one write per result: a kill leaves at
-        self._handle.flush()  # most one partial last line, which `finished_keys` drops
+        self._write_row(result.to_dict())
         self.count += 1
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
-        if self._handle:
+        self._close()
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+
+class _TextSink(Sink):
+    """A text file flushed after every result, so an interrupted scan keeps every finished one."""
+
+    newline: str | None = None
+
+    def _open(self) -> None:
+        self._handle = open(self.path, "a" if self.append else "w", encoding="utf-8", newline=self.newline)
+        self._start(empty=self._handle.tell() == 0)
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        self._handle.write(self._format(row))  # one write per result: a kill leaves at most
+        self._handle.flush()  # one partial last line, which `finished_keys` drops
+
+    def _close(self) -> None:
+        if getattr(self, "_handle", None):
             self._handle.close()
 
     def _start(self, empty: bool) -> None:
@@ -55,40 +76,83 @@ class Sink:
         raise NotImplementedError
 
 
-class JsonlSink(Sink):
+class JsonlSink(_TextSink):
     """One JSON object per line: the full result (the default, and what `--resume` reads)."""
 
     def _format(self, row: dict[str, Any]) -> str:
         return json.dumps(row, ensure_ascii=False) + "\n"
 
 
-class CsvSink(Sink):
+#: Columns of the tabular formats: every ScanResult field; nested ones as compact JSON text.
+COLUMNS = [f.name for f in fields(ScanResult)]
+
+
+def _flat(row: dict[str, Any]) -> list[Any]:
+    return [json.dumps(row[c], ensure_ascii=False) if isinstance(row[c], (dict, list)) else row[c] for c in COLUMNS]
+
+
+class CsvSink(_TextSink):
     """One row per result for spreadsheets: scalar fields as columns, nested ones (altered
     names, mentions, OCR, listing, timings) as compact JSON in their column."""
 
     newline = ""
-    columns = [f.name for f in fields(ScanResult)]
 
     def _start(self, empty: bool) -> None:
-        self._writer = csv.writer(self._handle)
         if empty:
-            self._writer.writerow(self.columns)
+            csv.writer(self._handle).writerow(COLUMNS)
 
     def _format(self, row: dict[str, Any]) -> str:
         buffer = io.StringIO()
-        cells = [row[c] if not isinstance(row[c], (dict, list)) else json.dumps(row[c], ensure_ascii=False) for c in self.columns]
-        csv.writer(buffer).writerow(["" if cell is None else cell for cell in cells])
+        csv.writer(buffer).writerow(["" if cell is None else cell for cell in _flat(row)])
         return buffer.getvalue()
 
 
-SINKS: dict[str, type[Sink]] = {".jsonl": JsonlSink, ".csv": CsvSink}
+class ParquetSink(Sink):
+    """Columnar results for analytics (pyarrow): typed scalar columns, nested fields as JSON
+    text; written in row groups of `rows_per_group`, so memory stays flat. A Parquet file is
+    only complete once closed: `--resume` needs JSONL."""
+
+    rows_per_group = 2048
+
+    def _open(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.append:
+            raise VisionGuardError("Parquet results cannot be appended to; write them to a new file")
+        types = {"brand_score": pa.float64(), "duplicate_score": pa.float64(), "risk": pa.float64(),
+                 "duplicate_keypoints": pa.int64(), "width": pa.int64(), "height": pa.int64()}
+        self._schema = pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
+        self._writer = pq.ParquetWriter(str(self.path), self._schema)
+        self._rows: list[list[Any]] = []
+
+    def _write_row(self, row: dict[str, Any]) -> None:
+        self._rows.append(_flat(row))
+        if len(self._rows) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+
+        if self._rows:
+            columns = [pa.array(values, type=f.type) for values, f in zip(zip(*self._rows), self._schema)]
+            self._writer.write_table(pa.Table.from_arrays(columns, schema=self._schema))
+            self._rows = []
+
+    def _close(self) -> None:
+        if getattr(self, "_writer", None):
+            self._flush()
+            self._writer.close()
+
+
+SINKS: dict[str, type[Sink]] = {".jsonl": JsonlSink, ".csv": CsvSink, ".parquet": ParquetSink}
 
 
 def open_sink(path: str | os.PathLike, append: bool = False) -> Sink:
-    """The sink for a results file, chosen by its suffix (.jsonl, the default format, or .csv)."""
+    """The sink for a results file, chosen by its suffix (.jsonl, the default format, .csv or .parquet)."""
     suffix = Path(path).suffix.lower()
     if suffix not in SINKS:
-        raise VisionGuardError(f"results file '{path}' must end in {' or '.join(SINKS)}")
+        raise VisionGuardError(f"results file '{path}' must end in {', '.join(SINKS)}")
     return SINKS[suffix](path, append=append)
 
 

@@ -48,7 +48,7 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
 #: Manifest columns that may name the image, in order of preference.
 IMAGE_COLUMNS = ("image", "image_path", "path", "file")
 LIST_SUFFIXES = (".txt", ".lst")
-MANIFEST_SUFFIXES = (".csv", ".jsonl")
+MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
 TAR_SUFFIXES = (".tar",)
 
 
@@ -75,7 +75,7 @@ def input_key(path: str, listing: dict[str, Any]) -> str:
 
 def iter_inputs(inputs: Sequence[str | os.PathLike]) -> Iterator[ScanInput]:
     """Every image of every input, in order: a folder (walked recursively), a file list
-    (.txt/.lst, one path per line), a manifest (.csv/.jsonl with an image column), or a tar shard.
+    (.txt/.lst, one path per line), a manifest (.csv/.jsonl/.parquet with an image column), or a tar shard.
     With several inputs, folder paths start with the folder's name, so that keys stay distinct."""
     for spec in map(os.fspath, inputs):
         if len(inputs) > 1 and os.path.isdir(spec):
@@ -113,7 +113,8 @@ def _iter_one(spec: str) -> Iterator[ScanInput]:
         yield ScanInput(spec, display_path(os.path.basename(spec)))
     else:
         raise VisionGuardError(
-            f"input '{spec}' is not a folder, a file list (.txt, .lst), a manifest (.csv, .jsonl), a tar shard (.tar) or an image"
+            f"input '{spec}' is not a folder, a file list (.txt, .lst), a manifest (.csv, .jsonl, .parquet), "
+            "a tar shard (.tar) or an image"
         )
 
 
@@ -131,7 +132,7 @@ def _file_list(spec: str) -> Iterator[ScanInput]:
 
 
 def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
-    rows = _csv_rows(spec) if suffix == ".csv" else _jsonl_rows(spec)
+    rows = {".csv": _csv_rows, ".jsonl": _jsonl_rows, ".parquet": _parquet_rows}[suffix](spec)
     column = None
     for number, row in rows:
         if column is None:
@@ -163,6 +164,21 @@ def _jsonl_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 raise VisionGuardError(f"line {number} of manifest '{spec}' is not JSON") from None
             if not isinstance(row, dict):
                 raise VisionGuardError(f"line {number} of manifest '{spec}' is not a JSON object")
+            yield number, row
+
+
+def _parquet_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a Parquet manifest, read a batch at a time (flat memory on any size)."""
+    import pyarrow.parquet as pq
+
+    try:
+        source = pq.ParquetFile(spec)
+    except Exception as error:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        raise VisionGuardError(f"cannot read Parquet manifest '{spec}': {error}") from None
+    number = 0
+    for batch in source.iter_batches(batch_size=4096):
+        for row in batch.to_pylist():
+            number += 1
             yield number, row
 
 
