@@ -94,3 +94,23 @@ def test_one_image_in_two_listings_is_two_inputs_on_resume(listings, index_dir, 
     out.write_text(out.read_text().splitlines(keepends=True)[0])  # as if stopped after listing A
     subprocess.run([*command, "--resume"], check=True, capture_output=True, timeout=600)
     assert [json.loads(line)["listing"]["listing_id"] for line in out.read_text().splitlines()] == ["A", "B"]
+
+
+def test_sharded_results_resume_into_a_new_shard(inputs, index_dir, tmp_path):
+    from visionguard.sinks import shard_paths
+
+    count = sum(1 for p in inputs.rglob("*") if p.is_file())
+    out = tmp_path / "results.jsonl"
+    sharded = [*_scan_command(inputs, index_dir, out), "--shard-size", "8"]
+    subprocess.run(sharded, check=True, capture_output=True, timeout=600)
+    shards = shard_paths(out)
+    assert [p.name for p in shards] == [f"results-{i:05d}.jsonl" for i in range(-(-count // 8))]
+    assert [len(p.read_text().splitlines()) for p in shards][:-1] == [8] * (len(shards) - 1)
+    shards[-1].unlink()  # as if the run had stopped before the last shard
+    kept = {p: p.read_bytes() for p in shards[:-1]}
+    done = subprocess.run([*sharded, "--resume"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for p in shard_paths(out) for line in p.read_text().splitlines()]
+    assert len(rows) == len({r["path"] for r in rows}) == count
+    assert all(p.read_bytes() == data for p, data in kept.items())  # finished shards untouched
+    assert [p.name for p in shard_paths(out)] == [p.name for p in shards]  # the rest in a new last shard

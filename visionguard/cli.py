@@ -183,6 +183,9 @@ def scan(
     small_logos: bool = typer.Option(
         False, "--small-logos", help="Also search small windows, for logos of 10-20% of the photo width (25 crop windows instead of 9)."
     ),
+    shard_size: int = typer.Option(
+        0, "--shard-size", min=0, help="Split results into files of N results: OUT-00000.jsonl, OUT-00001.jsonl, ... (0: one file)."
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted scan: keep the lines already in --out, scan only the rest."
     ),
@@ -190,7 +193,7 @@ def scan(
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
-    from visionguard.sinks import finished_keys, open_sink
+    from visionguard.sinks import ShardedSink, finished_keys, open_sink, shard_paths
     from visionguard.sources import count_inputs, iter_inputs
 
     started = time.perf_counter()
@@ -203,10 +206,12 @@ def scan(
             named = ", ".join(f"'{p}'" for p in inputs)
             verb = "has" if len(inputs) == 1 else "have"
             raise VisionGuardError(f"input {named} {verb} no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)")
-        sink = open_sink(out, append=resume)
+        sink = ShardedSink(out, shard_size, append=resume) if shard_size else open_sink(out, append=resume)
         if resume and out.suffix.lower() != ".jsonl":
             raise VisionGuardError("--resume needs a .jsonl results file (--out), the format it can read back")
-        done = finished_keys(out) if resume else set()
+        done: set[str] = set()
+        for part in (shard_paths(out) if shard_size else [out]) if resume else []:
+            done |= finished_keys(part)
         pending = (item for item in iter_inputs(inputs) if item.key not in done)  # streamed: flat memory
         scanner = Scanner.load(
             index, model=model, runtime=runtime, ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos

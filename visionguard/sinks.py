@@ -4,6 +4,7 @@ CSV flush every result as it is written, so an interrupted scan keeps every fini
 from __future__ import annotations
 
 import csv
+import glob
 import io
 import json
 import os
@@ -154,6 +155,46 @@ def open_sink(path: str | os.PathLike, append: bool = False) -> Sink:
     if suffix not in SINKS:
         raise VisionGuardError(f"results file '{path}' must end in {', '.join(SINKS)}")
     return SINKS[suffix](path, append=append)
+
+
+class ShardedSink:
+    """Results split over files of `shard_size` results each: OUT-00000.jsonl, OUT-00001.jsonl, ...
+    (any sink format). Resuming starts a new shard after the existing ones."""
+
+    def __init__(self, path: str | os.PathLike, shard_size: int, append: bool = False) -> None:
+        self.path = Path(path)
+        self.shard_size = shard_size
+        existing = shard_paths(self.path) if append else []
+        self._next = int(existing[-1].stem.rsplit("-", 1)[1]) + 1 if existing else 0
+        self._current: Sink | None = None
+        self.count = 0
+
+    def __enter__(self) -> "ShardedSink":
+        open_sink(self.path)  # checks the format now, not at the first result
+        return self
+
+    def write(self, result: ScanResult) -> None:
+        if self._current is None or self._current.count >= self.shard_size:
+            self._close_current()
+            shard = self.path.with_name(f"{self.path.stem}-{self._next:05d}{self.path.suffix}")
+            self._current = open_sink(shard).__enter__()
+            self._next += 1
+        self._current.write(result)
+        self.count += 1
+
+    def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
+        self._close_current()
+
+    def _close_current(self) -> None:
+        if self._current is not None:
+            self._current.__exit__(None, None, None)
+
+
+def shard_paths(path: str | os.PathLike) -> list[Path]:
+    """The shards of a sharded results path, in order."""
+    path = Path(path)
+    found = path.parent.glob(f"{glob.escape(path.stem)}-[0-9][0-9][0-9][0-9][0-9]{glob.escape(path.suffix)}")
+    return sorted(found)
 
 
 def finished_keys(path: str | os.PathLike) -> set[str]:
