@@ -24,7 +24,7 @@ from visionguard import __version__
 from visionguard.decode import decode
 from visionguard.embed import trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
-from visionguard.gallery import Brand, read_gallery
+from visionguard.gallery import Brand, Gallery, read_gallery
 from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
 from visionguard.verify import GALLERY_KEYPOINTS, KeypointStore, extract_keypoints
 
@@ -219,7 +219,8 @@ def add_to_index(
     index.skipped = [item for item in index.skipped if item["path"] not in retried] + found.skipped
     for brand_id, brand in gallery.brands.items():
         index.brands.setdefault(brand_id, brand)  # a brand already indexed keeps its name and aliases
-    missing = [b for b in index.brands if b not in set(index.brand_of)]
+    present = set(index.brand_of)
+    missing = [b for b in index.brands if b not in present]
     if missing:
         raise GalleryError(f"brand folder '{missing[0]}' in gallery '{gallery_dir}' has no readable image")
     _replace_folder(index, Path(index_dir))
@@ -236,7 +237,7 @@ class _Embedded:
     skipped: list[dict]
 
 
-def _embed_gallery(gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None) -> _Embedded:
+def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None) -> _Embedded:
     """Vectors (logo and product spaces) and keypoints of every readable gallery image."""
     logos, products, keypoints = [], [], []
     paths: list[str] = []
