@@ -1,6 +1,6 @@
 """Where a model's network runs: eager torch, or ONNX Runtime.
 
-ONNX Runtime ran EfficientNet-Lite0 6-7x faster than eager torch on our 2-core CPU
+ONNX Runtime ran the scan's embedding work 3-4.3x faster than eager torch on our 2-core CPU
 (`benchmarks/embed_runtime.py`), so it is the default. The ONNX graph is exported by our own
 code from the same torch module (no weights are fetched) and cached on disk, keyed by the
 weights' checksum and the VisionGuard, torch and onnxruntime versions, so a stale graph is
