@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU torch first: an unpinned torch would pull gigabytes of CUDA packages.
 	$(BIN)/pip install --quiet torch==2.13.0 torchvision==0.28.0
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,ray]"
 	# The PP-OCR detector's wheel wants opencv-python; we use opencv-python-headless (pyproject.toml).
 	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	touch $(STAMP)

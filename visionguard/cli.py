@@ -190,6 +190,15 @@ def scan(
         False, "--resume", help="Continue an interrupted scan: keep the lines already in --out, scan only the rest."
     ),
     summary: bool = typer.Option(True, "--summary/--no-summary", help="Print a summary table at the end."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local (this process) or ray (Ray Data workers; needs visionguard[ray])."
+    ),
+    address: str = typer.Option(
+        None, "--address", help="With --engine ray: the cluster to join (auto, HOST:6379 or ray://HOST:10001); default: start a local one."
+    ),
+    num_workers: int = typer.Option(
+        None, "--num-workers", min=1, help="With --engine ray: scan workers (one CPU each); default: one per CPU of the cluster."
+    ),
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
@@ -212,25 +221,38 @@ def scan(
         done: set[str] = set()
         for part in (shard_paths(out) if shard_size else [out]) if resume else []:
             done |= finished_keys(part)
-        pending = (item for item in iter_inputs(inputs) if item.key not in done)  # streamed: flat memory
-        scanner = Scanner.load(
-            index, model=model, runtime=runtime, ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
+        options = dict(
+            ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )
-        scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
+        if engine == "local":
+            scanner = Scanner.load(index, model=model, runtime=runtime, **options)
+            scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
+            pending = (item for item in iter_inputs(inputs) if item.key not in done)  # streamed: flat memory
+            rows = (result.to_dict() for result in scanner.scan(pending))
+        elif engine == "ray":
+            from visionguard import ray_engine
+
+            ray_engine.connect(address)
+            results = ray_engine.scan_inputs(
+                inputs, index, skip=done, model=model, runtime=runtime, num_workers=num_workers, **options
+            )
+            rows = ray_engine.iter_results(results)
+        else:
+            raise VisionGuardError(f"unknown engine '{engine}'; choose local or ray")
         if done:
             typer.echo(f"resuming: {len(done)} of {total} images already in {out}", err=True)
         progress = _Progress(max(total - len(done), 0), "scanning", enabled=True)
         with sink:
-            for result in scanner.scan(pending):
-                sink.write(result)
-                counts[result.status] += 1
-                counts["brand"] += result.brand is not None
-                counts["altered"] += bool(result.altered)
-                counts["duplicate"] += result.duplicate_of is not None
-                if result.risk >= 0.5:
+            for row in rows:
+                sink.write_row(row)
+                counts[row["status"]] += 1
+                counts["brand"] += row["brand"] is not None
+                counts["altered"] += bool(row["altered"])
+                counts["duplicate"] += row["duplicate_of"] is not None
+                if row["risk"] >= 0.5:
                     counts["high_risk"] += 1
-                if result.status == "error" or result.risk > 0:
-                    flagged.append((result.status, result.risk, result.path, result.error or "; ".join(result.reasons)))
+                if row["status"] == "error" or row["risk"] > 0:
+                    flagged.append((row["status"], row["risk"], row["path"], row["error"] or "; ".join(row["reasons"])))
                     if len(flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
                         flagged = sorted(flagged, key=_summary_order)[:_SUMMARY_ROWS]
                 progress.update(sink.count)
@@ -238,6 +260,12 @@ def scan(
         if progress:
             progress.close()
         _fail(str(error))
+    except Exception as error:  # a Ray worker's failure arrives wrapped in Ray's exception types
+        if not type(error).__module__.startswith("ray."):
+            raise
+        if progress:
+            progress.close()
+        _fail(f"the Ray scan failed: {str(error).strip().splitlines()[-1]}")
     except KeyboardInterrupt:
         if progress:
             progress.close()

@@ -37,7 +37,11 @@ class Sink:
         return self
 
     def write(self, result: ScanResult) -> None:
-        self._write_row(result.to_dict())
+        self.write_row(result.to_dict())
+
+    def write_row(self, row: dict[str, Any]) -> None:
+        """Write one result already in its dictionary form (`ScanResult.to_dict()`), e.g. from a Ray worker."""
+        self._write_row(row)
         self.count += 1
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
@@ -174,12 +178,15 @@ class ShardedSink:
         return self
 
     def write(self, result: ScanResult) -> None:
+        self.write_row(result.to_dict())
+
+    def write_row(self, row: dict[str, Any]) -> None:
         if self._current is None or self._current.count >= self.shard_size:
             self._close_current()
             shard = self.path.with_name(f"{self.path.stem}-{self._next:05d}{self.path.suffix}")
             self._current = open_sink(shard).__enter__()
             self._next += 1
-        self._current.write(result)
+        self._current.write_row(row)
         self.count += 1
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:

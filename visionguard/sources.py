@@ -77,12 +77,19 @@ def iter_inputs(inputs: Sequence[str | os.PathLike]) -> Iterator[ScanInput]:
     """Every image of every input, in order: a folder (walked recursively), a file list
     (.txt/.lst, one path per line), a manifest (.csv/.jsonl/.parquet with an image column), or a tar shard.
     With several inputs, folder paths start with the folder's name, so that keys stay distinct."""
-    for spec in map(os.fspath, inputs):
-        if len(inputs) > 1 and os.path.isdir(spec):
-            prefix = display_path(os.path.basename(os.path.normpath(spec)))
-            yield from (ScanInput(item.source, f"{prefix}/{item.path}") for item in _iter_one(spec))
-        else:
-            yield from _iter_one(spec)
+    for spec in inputs:
+        yield from iter_input(spec, prefix_folders=len(inputs) > 1)
+
+
+def iter_input(spec: str | os.PathLike, prefix_folders: bool = False) -> Iterator[ScanInput]:
+    """The images of one input (`iter_inputs` for a list); `prefix_folders` starts folder paths
+    with the folder's name, as a scan of several inputs does. The Ray engine reads each input in its own task."""
+    spec = os.fspath(spec)
+    if prefix_folders and os.path.isdir(spec):
+        prefix = display_path(os.path.basename(os.path.normpath(spec)))
+        yield from (ScanInput(item.source, f"{prefix}/{item.path}") for item in _iter_one(spec))
+    else:
+        yield from _iter_one(spec)
 
 
 def count_inputs(inputs: Sequence[str | os.PathLike]) -> int:
