@@ -219,10 +219,11 @@ class PpOcrDetector:
             }
         )
 
-    def detect(self, image: np.ndarray) -> list[np.ndarray]:
-        """4-point text boxes (top-left first, clockwise) in the RGB image's pixel coordinates."""
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[np.ndarray]:
+        """4-point text boxes (top-left first, clockwise) in the RGB image's pixel coordinates,
+        found on the image shrunk to `max_side` (default: the detector's own)."""
         height, width = image.shape[:2]
-        scale = min(1.0, self.max_side / max(height, width))
+        scale = min(1.0, (max_side or self.max_side) / max(height, width))
         if scale < 1.0:  # the detector would pick its own, larger working size otherwise
             image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         boxes, _ = self._detector(np.ascontiguousarray(image[..., ::-1]))
