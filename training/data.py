@@ -75,11 +75,11 @@ def load_simple_icons(folder: str | Path, cache: str | Path | None = None, size:
     for icon in icons:
         slug = icon.get("slug") or _slugify(icon["title"])
         svg_path = folder / "icons" / f"{slug}.svg"
-        if not svg_path.exists():
-            continue
         cached = cache_dir / f"{slug}.png" if cache_dir else None
-        if cached and cached.exists():
+        if cached and cached.exists():  # the render of an earlier run: the SVGs need not travel
             mask = np.asarray(Image.open(cached))
+        elif not svg_path.exists():
+            continue
         else:
             mask = render_svg_mask(svg_path.read_text(encoding="utf-8"), size)
             if cached:
@@ -112,19 +112,33 @@ def load_image_folder(folder: str | Path) -> list[Logo]:
 
 def load_photos(folder: str | Path | None, max_side: int = 1600) -> list[np.ndarray]:
     """Background photographs: files under `folder` plus scikit-image's colour samples."""
-    photos = []
+    photos, exported = [], {}
     if folder and Path(folder).is_dir():
         for path in sorted(Path(folder).iterdir()):
-            if is_image_name(path.name):
+            if path.name.startswith("skimage--"):  # a sample exported by `export_skimage_photos`
+                exported[path.stem.removeprefix("skimage--")] = path
+            elif is_image_name(path.name):
                 photos.append(_limit(decode(path), max_side))
+    from skimage import data
+
+    for name in SKIMAGE_PHOTOS:  # same order with or without exported copies
+        array = decode(exported[name]) if name in exported else getattr(data, name)()
+        if array.ndim == 2:
+            array = np.dstack([array] * 3)
+        photos.append(_limit(np.ascontiguousarray(array[:, :, :3]), max_side))
+    return photos
+
+
+def export_skimage_photos(folder: str | Path) -> None:
+    """Write the scikit-image samples into `folder` as PNG, for a machine whose scikit-image
+    would have to download some of them; `load_photos` then reads these files in their place."""
     from skimage import data
 
     for name in SKIMAGE_PHOTOS:
         array = getattr(data, name)()
         if array.ndim == 2:
             array = np.dstack([array] * 3)
-        photos.append(_limit(np.ascontiguousarray(array[:, :, :3]), max_side))
-    return photos
+        Image.fromarray(np.ascontiguousarray(array[:, :, :3])).save(Path(folder) / f"skimage--{name}.png")
 
 
 def split_brands(brands: list[str], held_out: float = 0.2, salt: str = "visionguard") -> tuple[list[str], list[str]]:

