@@ -109,13 +109,55 @@ def test_short_training_run_exports_a_loadable_model(tmp_path, gallery_dir):
     assert np.allclose(np.linalg.norm(logo, axis=1), 1, atol=1e-4)
 
 
+def test_finetune_trains_the_logo_trunk_and_keeps_the_product_branch(tmp_path, gallery_dir):
+    """The end-to-end (GPU) recipe, run on the CPU for two tiny epochs."""
+    from safetensors.torch import load_file
+
+    from training.finetune import main
+    from visionguard.models import create_model
+    from visionguard.models.lite0_metric import Lite0Metric, packaged_weights
+
+    out = tmp_path / "ft"
+    code = main([
+        "--image-folder", str(gallery_dir), "--out", str(out), "--name", "tiny-ft", "--held-out", "0.34",
+        "--views-per-brand", "2", "--warmup-epochs", "1", "--epochs", "1", "--batch-size", "8", "--workers", "0",
+        "--device", "cpu",
+    ])
+    assert code == 0
+    card = json.loads((out / "tiny-ft.json").read_text())
+    assert card["logo_trunk"] is True and [h["epoch"] for h in card["training"]["history"]] == [0, 1, 2]
+    trained = load_file(str(out / "tiny-ft.safetensors"))
+    imagenet = Lite0Metric().trunk.state_dict()
+    changed = [k for k, v in imagenet.items() if v.is_floating_point() and k.endswith("weight")
+               and not torch.allclose(trained[f"logo_trunk.{k}"].float(), v, atol=1e-3)]
+    assert changed, "the logo trunk did not train"
+    shipped = load_file(str(packaged_weights("visionguard-lite0-v1")))
+    assert torch.equal(trained["product_head.weight"], shipped["product_head.weight"])
+    model = create_model(str(out / "tiny-ft.safetensors"))
+    image = np.zeros((200, 300, 3), np.uint8)
+    logo, product = model.embed_with_products([image, image[:, ::-1]])
+    assert logo.shape == (2, 128) and product.shape == (2, 256)
+    reference = create_model("visionguard-lite0-v1").embed_with_products([image])[1]
+    assert np.allclose(product[0], reference[0], atol=1e-4)  # the product branch is v1's, unchanged
+
+
 def test_shipped_model_matches_its_card():
     from visionguard.models import TRAINED_MODEL, create_model
 
     model = create_model(TRAINED_MODEL)
     assert model.checksum == model.card["sha256"]
     assert set(model.thresholds) == {"logo", "logo_margin", "duplicate"}
-    assert model.card["training"]["minutes"] <= 90
+    assert model.card["logo_trunk"] is True and model.input_size == model.card["input_size"] == 160
+    history = model.card["training"]["history"]
+    assert history[-1]["held_out_recall_at_1"] > history[0]["held_out_recall_at_1"] + 0.5
+
+
+def test_cpu_trained_model_still_loads_and_rebuilds_within_90_minutes():
+    from visionguard.models import create_model
+
+    model = create_model("visionguard-lite0-v1")
+    assert model.checksum == model.card["sha256"] and "logo_trunk" not in model.card
+    assert model.card["training"]["device"] == "cpu" and model.card["training"]["minutes"] <= 90
 
 
 def test_shipped_model_tells_logos_apart(gallery_dir, photos):

@@ -1,6 +1,6 @@
 """Evaluate an embedding model on brands and photos it never saw, next to the ImageNet baseline.
 
-    python -m training.evaluate --model visionguard-lite0-v1 \
+    python -m training.evaluate --model visionguard-lite0-v2 \
         --simple-icons build/training/simple-icons --photos build/training/photos
 
 Reports, for the model and for `efficientnet-lite0-imagenet` measured in the same run:
@@ -179,7 +179,8 @@ def scan_cli(gallery: Path, listings: Path, model: str, work: Path, options: tup
     if not index.exists():
         _run(cli + ["index", "build", str(gallery), "--out", str(index), "--model", model])
     started = time.perf_counter()
-    _run(cli + ["scan", str(listings), "--index", str(index), "--out", str(out), "--no-ocr", "--no-summary", *options])
+    weights = ["--model", model] if model.endswith(".safetensors") else []  # a shipped name is found from the index
+    _run(cli + ["scan", str(listings), "--index", str(index), "--out", str(out), "--no-ocr", "--no-summary", *weights, *options])
     elapsed = time.perf_counter() - started
     return [json.loads(line) for line in out.read_text().splitlines()], elapsed
 
@@ -211,7 +212,7 @@ def load_material(args) -> tuple[dict, list[str], list[str], list, list]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="visionguard-lite0-v1", help="a registered name or a .safetensors path")
+    parser.add_argument("--model", default="visionguard-lite0-v2", help="a registered name or a .safetensors path")
     parser.add_argument("--baseline", default=BASELINE_MODEL)
     parser.add_argument("--simple-icons", type=Path)
     parser.add_argument("--image-folder", type=Path)

@@ -85,8 +85,9 @@ def index_build(
     model: str = typer.Option(
         None,
         "--model",
-        help="Embedding model: a shipped name (efficientnet-lite0-imagenet, the default ImageNet features; "
-        "visionguard-lite0-v1, the trained logo model) or the path of a .safetensors file made by training/train.py.",
+        help="Embedding model: a shipped name (visionguard-lite0-v2, the default trained logo model; "
+        "visionguard-lite0-v1, its CPU-trained predecessor; efficientnet-lite0-imagenet, plain ImageNet features) "
+        "or the path of a .safetensors file made by training/finetune.py or training/train.py.",
     ),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
     runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),

@@ -14,11 +14,11 @@ from visionguard.errors import VisionGuardError
 from visionguard.models.base import EmbeddingModel
 from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES
 
-#: The trained model: better on held-out brands (training/README.md), but it misses the demo's
-#: plate logos at the default crop grid, so it is not the default yet.
-TRAINED_MODEL = "visionguard-lite0-v1"
+#: The trained default: logo branch fine-tuned end to end on a GPU (`training.finetune`), 160 px;
+#: figures in training/README.md. v1 (frozen trunk, CPU recipe) stays for indexes built with it.
+TRAINED_MODEL = "visionguard-lite0-v2"
 BASELINE_MODEL = "efficientnet-lite0-imagenet"
-DEFAULT_MODEL = BASELINE_MODEL
+DEFAULT_MODEL = TRAINED_MODEL
 
 
 def _efficientnet_lite0() -> EmbeddingModel:
@@ -37,6 +37,7 @@ def _shipped(name: str) -> Callable[[], EmbeddingModel]:
 
 
 _REGISTRY: dict[str, Callable[[], EmbeddingModel]] = {
+    "visionguard-lite0-v2": _shipped("visionguard-lite0-v2"),
     "visionguard-lite0-v1": _shipped("visionguard-lite0-v1"),
     "efficientnet-lite0-imagenet": _efficientnet_lite0,
 }
