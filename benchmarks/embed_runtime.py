@@ -2,8 +2,8 @@
 
     .venv/bin/python benchmarks/embed_runtime.py [--images 48] [--threads 2]
 
-For each shipped model, embeds the scan's workload (the whole photo and its 9 crop windows,
-`visionguard.embed.embed_images`) of generated 800x800 listing photos, and prints images/s,
+For each shipped model (or those named by --models), embeds the scan's workload (the whole
+photo and its 9 crop windows, `visionguard.embed.embed_images`) of generated 800x800 listing photos, and prints images/s,
 milliseconds per image, the export/load time and the largest vector difference between the
 two runtimes. Not run in CI: numbers depend on the machine.
 """
@@ -46,12 +46,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--models", nargs="+", default=[BASELINE_MODEL, TRAINED_MODEL, "visionguard-lite0-v1"],
+                        help="shipped names or .safetensors paths")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     images = listing_photos(args.images, size=800, seed=0)
     print(f"{args.images} listing photos 800x800, whole photo + 9 crops each, {args.threads} threads")
     print(f"{'model':30} {'runtime':8} {'load s':>7} {'images/s':>9} {'ms/image':>9} {'vs torch':>9} {'max |diff|':>11}")
-    for name in (BASELINE_MODEL, TRAINED_MODEL):
+    for name in args.models:
         results = {runtime: measure(name, runtime, images) for runtime in ("torch", "onnx")}
         base_rate, reference = results["torch"][1], results["torch"][2]
         for runtime, (load, rate, vectors) in results.items():
