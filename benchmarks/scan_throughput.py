@@ -69,12 +69,11 @@ def decode_rate(files: list[Path]) -> float:
 def naive_rate(files: list[Path], index_dir: Path) -> float:
     """The straightforward script: full-image EasyOCR readtext and one embedding per image."""
     from visionguard.index import GalleryIndex
-    from visionguard.models import create_model
     from visionguard.ocr import EasyOcrEngine
 
     reader = EasyOcrEngine(detector="craft").reader
-    model = create_model("efficientnet-lite0-imagenet", "torch")
     index = GalleryIndex.load(index_dir)
+    model = index.open_model(runtime="torch")  # the scan's model, eager
     started = time.perf_counter()
     for path in files:
         image = np.asarray(Image.open(path).convert("RGB"))

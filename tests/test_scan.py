@@ -96,6 +96,32 @@ def test_scan_streams_in_input_order(scanner, listings):
     assert [r.path for r in results] == [str(p) for p in paths]
 
 
+def test_scan_workers_change_nothing_but_timings(scanner, listings, tmp_path):
+    """Batches scanned side by side in threads (`workers`): same results, same order, error
+    lines included, as one batch after another."""
+    from visionguard import Scanner
+    from visionguard.scanner import ScanOptions
+
+    folder, _ = listings
+    paths = sorted(folder.glob("*.jpg")) + [tmp_path / "missing.jpg"]
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    paths.insert(3, tmp_path / "empty.jpg")
+
+    def run(workers: int) -> list[dict]:
+        options = ScanOptions(batch_size=2, workers=workers)
+        scan = Scanner(scanner.index, scanner.model, options, ocr_engine=scanner.ocr_engine)
+        rows = [result.to_dict() for result in scan.scan(paths)]
+        for row in rows:
+            row.pop("timings_ms")
+        return rows
+
+    parallel, sequential = run(3), run(1)
+    assert [r["path"] for r in parallel] == [str(p) for p in paths]
+    assert parallel == sequential
+    errors = {r["path"] for r in parallel if r["status"] == "error"}
+    assert {str(tmp_path / "empty.jpg"), str(tmp_path / "missing.jpg")} <= errors
+
+
 def test_sink_flushes_every_line(tmp_path):
     out = tmp_path / "r.jsonl"
     with JsonlSink(out) as sink:

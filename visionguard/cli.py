@@ -171,6 +171,10 @@ def scan(
         None, "--model", help="Embedding model (name or .safetensors path); must be the one the index was built with."
     ),
     batch_size: int = typer.Option(8, "--batch-size", min=1, help="Images per batch."),
+    workers: int = typer.Option(
+        2, "--workers", min=1, help="Batches scanned at once, each on its own thread and share of the cores "
+        "(local engine; 2 measured 1.4x faster than 1 on 2 cores; ~350 MB more memory per extra worker).",
+    ),
     runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),
     ocr_detector: str = typer.Option(
         "ppocr",
@@ -226,7 +230,7 @@ def scan(
             ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )
         if engine == "local":
-            scanner = Scanner.load(index, model=model, runtime=runtime, **options)
+            scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
             scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
             pending = (item for item in iter_inputs(inputs) if item.key not in done)  # streamed: flat memory
             rows = (result.to_dict() for result in scanner.scan(pending))

@@ -226,7 +226,14 @@ class PpOcrDetector:
         scale = min(1.0, (max_side or self.max_side) / max(height, width))
         if scale < 1.0:  # the detector would pick its own, larger working size otherwise
             image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-        boxes, _ = self._detector(np.ascontiguousarray(image[..., ::-1]))
+        # TextDetector.__call__ keeps its preprocessing on `self`, which scan workers sharing this
+        # detector would overwrite under each other; the same steps with the state kept local:
+        shape = image.shape[:2]
+        prepared = self._detector.get_preprocess(max(shape))(np.ascontiguousarray(image[..., ::-1]))
+        if prepared is None:
+            return []
+        boxes, _ = self._detector.postprocess_op(self._detector.infer(prepared)[0], shape)
+        boxes = self._detector.filter_tag_det_res(boxes, shape)
         if boxes is None or len(boxes) == 0:
             return []
         return [np.asarray(box, dtype=np.float32) / scale for box in boxes]

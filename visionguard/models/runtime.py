@@ -62,6 +62,9 @@ def _onnx_runner(module: torch.nn.Module, input_size: int, key: str) -> Runner:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
+    # The arena keeps the largest activations ever seen per thread: measured +350 MB peak RSS on a
+    # 1,000-photo scan (+430 MB with two scan workers) for no measurable speed. rapidocr does the same.
+    options.enable_cpu_mem_arena = False
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
 
