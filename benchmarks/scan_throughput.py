@@ -106,16 +106,18 @@ def main() -> None:
                     *shlex.split(args.options)], check=True, stderr=subprocess.DEVNULL)
     scan_rate = len(files) / (time.perf_counter() - started)
     scan_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    naive = naive_rate(files[: args.naive], index_dir)
+    naive = naive_rate(files[: args.naive], index_dir) if args.naive else None
 
     print(f"{'pipeline':<44}{'images/s':>10}{'vs naive':>10}{'vs decode':>11}")
-    rows = (
+    rows = [
         ("decode only (ceiling)", ceiling),
         (f"visionguard scan {args.options}".strip() + " (loading included)", scan_rate),
-        (f"naive: readtext + embedding ({len(files[: args.naive])} images)", naive),
-    )
+    ]
+    if naive:
+        rows.append((f"naive: readtext + embedding ({len(files[: args.naive])} images)", naive))
     for label, rate in rows:
-        print(f"{label:<44}{rate:>10.2f}{rate / naive:>9.1f}x{rate / ceiling:>11.4f}")
+        versus = f"{rate / naive:>9.1f}x" if naive else f"{'-':>10}"
+        print(f"{label:<44}{rate:>10.2f}{versus}{rate / ceiling:>11.4f}")
     print(f"peak RSS of the scan process: {scan_rss:.0f} MB; 10 million images/day needs 116 images/s")
 
 

@@ -43,7 +43,7 @@ class ScanOptions:
     #: None: the thresholds calibrated for the model (its model card), else the search defaults.
     thresholds: SearchThresholds | None = None
     #: Batches scanned at once, one thread each (see `Scanner.scan`); `Scanner.load` gives each
-    #: its share of the cores. ~+350 MB peak RSS per extra worker.
+    #: its share of the cores. Measured on 2 cores: 2 workers 1.28x faster than 1, +450 MB peak RSS.
     workers: int = 1
 
 
