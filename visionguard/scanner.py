@@ -126,6 +126,7 @@ class Scanner:
         # OpenCV, FAISS and torch release the GIL, and two single-threaded scans beat one scan
         # on two threads (README, Performance). At most `workers` batches are in flight (flat
         # memory); results come out in input order.
+        self.ocr_engine  # noqa: B018 - loaded once here, not by two threads at once
         with ThreadPoolExecutor(self.options.workers, thread_name_prefix="visionguard-scan") as pool:
             in_flight: deque = deque()
             for batch in batches:
