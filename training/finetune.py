@@ -123,6 +123,28 @@ def backbone(model: Lite0Metric) -> list[torch.nn.Parameter]:
     return [*model.logo_trunk.parameters(), *model.logo_tail.parameters()]
 
 
+def set_learning_rates(optimiser: torch.optim.Optimizer, peaks: list[float], warm: bool, progress: float,
+                       epochs: int) -> None:
+    """Warm-up: backbone still, head and proxies at their peaks. Then cosine decay of all three
+    from their peaks, the backbone's after a linear ramp over half an epoch."""
+    for index, (group, peak) in enumerate(zip(optimiser.param_groups, peaks)):
+        if warm:
+            group["lr"] = 0.0 if index == 0 else peak
+            continue
+        ramp = min(1.0, progress * epochs * 2) if index == 0 else 1.0
+        group["lr"] = peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * ramp
+
+
+def set_train_mode(model: Lite0Metric, warm: bool) -> None:
+    """Only the logo branch trains; during the warm-up its BatchNorm statistics stay ImageNet's."""
+    model.train()
+    model.trunk.eval()
+    model.product_tail.eval()
+    if warm:
+        model.logo_trunk.eval()
+        model.logo_tail.eval()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package")
@@ -137,12 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=float, default=0.2)
     parser.add_argument("--max-brands", type=int, default=0, help="use at most this many training brands (0: all)")
     parser.add_argument("--warmup-epochs", type=int, default=1, help="head and proxies only, backbone frozen")
-    parser.add_argument("--epochs", type=int, default=20, help="everything trained (after the warm-up)")
+    parser.add_argument("--epochs", type=int, default=22, help="everything trained (after the warm-up)")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=2e-4, help="peak learning rate of the backbone")
     parser.add_argument("--head-lr", type=float, default=2e-3)
     parser.add_argument("--proxy-lr", type=float, default=2e-2)
-    parser.add_argument("--size", type=int, default=128, help="model input size")
+    parser.add_argument("--size", type=int, default=160, help="model input size")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -152,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.simple_icons and not args.image_folder:
         parser.error("give --simple-icons and/or --image-folder")
+    if args.minutes and args.warmup_epochs < 1:
+        parser.error("--minutes measures the warm-up epoch: give --warmup-epochs 1 or more")
     started = time.time()
     torch.manual_seed(args.seed)
     device = args.device
@@ -209,16 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     for batch, labels in loader:
         warm = epoch <= args.warmup_epochs
         progress = max(0.0, (step - args.warmup_epochs * steps_per_epoch) / max(1, args.epochs * steps_per_epoch))
-        for group, peak in zip(optimiser.param_groups, peaks):
-            if warm:
-                group["lr"] = 0.0 if group is optimiser.param_groups[0] else peak
-            else:  # cosine decay from the peak, after a short linear ramp of the backbone
-                ramp = min(1.0, progress * args.epochs * 2)  # half an epoch
-                group["lr"] = peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * (ramp if group is optimiser.param_groups[0] else 1)
-        model.train()
-        model.trunk.eval(), model.product_tail.eval()
-        if warm:
-            model.logo_trunk.eval(), model.logo_tail.eval()
+        set_learning_rates(optimiser, peaks, warm, progress, args.epochs)
+        set_train_mode(model, warm)
         with autocast:
             embeddings = model.logo_image(to_batch(batch, device))
         loss = loss_fn(embeddings.float(), labels.to(device))
