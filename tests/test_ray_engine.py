@@ -4,7 +4,6 @@ or duplicating rows, and `--resume` from the CLI."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil

@@ -110,6 +110,19 @@ def load_image_folder(folder: str | Path) -> list[Logo]:
     return logos
 
 
+def load_brands(simple_icons: str | Path | None, image_folder: str | Path | None,
+                masks: str | Path | None) -> dict[str, list[Logo]]:
+    """Every brand's logos from simple-icons (glyph renders cached under `masks`) and/or a
+    team's ImageFolder, by brand name."""
+    logos = load_simple_icons(simple_icons, cache=masks) if simple_icons else []
+    if image_folder:
+        logos += load_image_folder(image_folder)
+    by_brand: dict[str, list[Logo]] = {}
+    for logo in logos:
+        by_brand.setdefault(logo.brand, []).append(logo)
+    return by_brand
+
+
 def load_photos(folder: str | Path | None, max_side: int = 1600) -> list[np.ndarray]:
     """Background photographs: files under `folder` plus scikit-image's colour samples."""
     photos, exported = [], {}

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -197,14 +196,7 @@ def end_to_end(results: list[dict], expected: dict[str, str | None]) -> dict:
 
 
 def load_material(args) -> tuple[dict, list[str], list[str], list, list]:
-    logos = []
-    if args.simple_icons:
-        logos += data.load_simple_icons(args.simple_icons, cache=Path(args.work) / "masks")
-    if args.image_folder:
-        logos += data.load_image_folder(args.image_folder)
-    logos_by_brand: dict[str, list] = defaultdict(list)
-    for logo in logos:
-        logos_by_brand[logo.brand].append(logo)
+    logos_by_brand = data.load_brands(args.simple_icons, args.image_folder, Path(args.work) / "masks")
     train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
     train_photos, held_photos = data.split_photos(data.load_photos(args.photos))
     return logos_by_brand, train_brands, held_brands, train_photos, held_photos

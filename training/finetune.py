@@ -26,12 +26,10 @@ import math
 import os
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from training import data
@@ -184,14 +182,7 @@ def main(argv: list[str] | None = None) -> int:
 
         cv2.setNumThreads(1)
 
-    logos = []
-    if args.simple_icons:
-        logos += data.load_simple_icons(args.simple_icons, cache=args.masks or args.out / "masks")
-    if args.image_folder:
-        logos += data.load_image_folder(args.image_folder)
-    logos_by_brand: dict[str, list[data.Logo]] = defaultdict(list)
-    for logo in logos:
-        logos_by_brand[logo.brand].append(logo)
+    logos_by_brand = data.load_brands(args.simple_icons, args.image_folder, args.masks or args.out / "masks")
     train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
     if args.max_brands:
         train_brands, held_brands = train_brands[: args.max_brands], held_brands[: args.max_brands]

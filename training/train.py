@@ -281,14 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     torch.manual_seed(args.seed)
 
-    logos = []
-    if args.simple_icons:
-        logos += data.load_simple_icons(args.simple_icons, cache=args.out / "masks")
-    if args.image_folder:
-        logos += data.load_image_folder(args.image_folder)
-    logos_by_brand: dict[str, list[data.Logo]] = defaultdict(list)
-    for logo in logos:
-        logos_by_brand[logo.brand].append(logo)
+    logos_by_brand = data.load_brands(args.simple_icons, args.image_folder, args.out / "masks")
     train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
     if args.max_brands:
         train_brands = train_brands[: args.max_brands]
