@@ -59,6 +59,7 @@ class ScanResult:
     duplicate_of: str | None = None
     duplicate_score: float = 0.0
     duplicate_keypoints: int = 0  # keypoints matching under one homography, when geometry confirmed the copy
+    duplicate_agreement: float = 0.0  # share of the genuine photo's pixels reproduced in place, when compared
     risk: float = 0.0
     reasons: list[str] = field(default_factory=list)
     ocr: list[OcrToken] = field(default_factory=list)
@@ -74,6 +75,7 @@ class ScanResult:
         data = asdict(self)
         data["brand_score"] = round(float(self.brand_score), 4)
         data["duplicate_score"] = round(float(self.duplicate_score), 4)
+        data["duplicate_agreement"] = round(float(self.duplicate_agreement), 4)
         data["risk"] = round(float(self.risk), 4)
         data["timings_ms"] = {k: round(v, 2) for k, v in self.timings_ms.items()}
         for token in data["ocr"]:

@@ -21,9 +21,15 @@ def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: 
     if visual and visual.duplicate_of:
         result.duplicate_of, result.duplicate_score = visual.duplicate_of, visual.duplicate_score
         result.duplicate_keypoints = visual.duplicate_keypoints
+        result.duplicate_agreement = visual.duplicate_agreement
         result.brand, result.brand_score, result.brand_source = visual.duplicate_brand, visual.duplicate_score, "photo"
         risks.append(RISK_DUPLICATE)
-        geometry = f", {visual.duplicate_keypoints} keypoints in place" if visual.duplicate_keypoints else ""
+        evidence = []
+        if visual.duplicate_agreement:
+            evidence.append(f"{visual.duplicate_agreement:.0%} of its pixels in place")
+        if visual.duplicate_keypoints:
+            evidence.append(f"{visual.duplicate_keypoints} keypoints in place")
+        geometry = "".join(f", {item}" for item in evidence)
         reasons.append(f"photo copies genuine image {visual.duplicate_of} (similarity {visual.duplicate_score:.2f}{geometry})")
     elif visual:
         result.duplicate_score = visual.duplicate_score

@@ -18,13 +18,15 @@ class SearchThresholds:
 
     logo: float = 0.55  # best crop-to-gallery similarity for a brand to count as seen
     logo_margin: float = 0.10  # lead over the best other brand
-    #: whole photo (flat frame trimmed) vs. a genuine gallery photo, enough on its own: the
-    #: fallback for copies geometry cannot check (textureless photos, indexes without keypoints)
+    #: whole photo (flat frame trimmed) vs. a genuine gallery photo, enough on its own where
+    #: pixels cannot be compared (indexes built without thumbnails, verification failed)
     duplicate: float = 0.90
-    # Geometric verification (verify.py) of gallery photos at least `copy_candidate` similar:
-    # a copy keeps `copy_inliers` keypoint matches under one homography over `copy_coverage`
-    # of both images. It finds copies the embedding alone cannot tell from other photos.
-    copy_candidate: float = 0.5
+    # Verification (verify.py) of the gallery photos at least `copy_candidate` similar: a copy
+    # reproduces `copy_agreement` of the original's pixels once aligned. Indexes without
+    # thumbnails fall back to `copy_inliers` keypoint matches under one homography covering
+    # `copy_coverage` of both images.
+    copy_candidate: float = 0.4
+    copy_agreement: float = 0.6
     copy_inliers: int = 15
     copy_coverage: float = 0.1
 
@@ -44,6 +46,7 @@ class VisualMatch:
     duplicate_score: float = 0.0
     duplicate_brand: str | None = None
     duplicate_keypoints: int = 0  # matching keypoints when geometry confirmed the copy
+    duplicate_agreement: float = 0.0  # share of the original's pixels in place, when verified
     #: (gallery row, similarity) of gallery photos worth a geometric check, best first
     copy_candidates: list[tuple[int, float]] = field(default_factory=list)
 

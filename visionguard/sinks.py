@@ -126,7 +126,7 @@ class ParquetSink(Sink):
         if self.append:
             raise VisionGuardError("Parquet results cannot be appended to; write them to a new file")
         types = {"brand_score": pa.float64(), "duplicate_score": pa.float64(), "risk": pa.float64(),
-                 "duplicate_keypoints": pa.int64(), "width": pa.int64(), "height": pa.int64()}
+                 "duplicate_keypoints": pa.int64(), "duplicate_agreement": pa.float64(), "width": pa.int64(), "height": pa.int64()}
         self._schema = pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
         self._writer = pq.ParquetWriter(str(self.path), self._schema)
         self._rows: list[list[Any]] = []
