@@ -8,6 +8,10 @@ import pytest
 from PIL import Image
 
 from visionguard import GalleryIndex, Scanner, build_index
+from visionguard.decode import decode
+from visionguard.embed import trim_border
+from visionguard.index import add_to_index
+from visionguard.verify import THUMBNAIL_SIDE, thumbnail
 from visionguard.errors import GalleryError, IndexLoadError
 from visionguard.models import DEFAULT_MODEL, create_model
 
@@ -38,11 +42,35 @@ def test_loaded_index_finds_each_gallery_image_as_its_own_nearest(index_dir, sca
     assert np.all(scores[:, 0] > 0.999)
 
 
-def test_index_keeps_gallery_keypoints_for_copy_verification(index_dir):
+def test_index_keeps_gallery_keypoints_for_copy_verification(index_dir, gallery_dir):
     index = GalleryIndex.load(index_dir)
     assert index.keypoints is not None and len(index.keypoints) == len(index)
     product = index.paths.index("nike/product_1.jpg")
     assert len(index.keypoints[product]) >= 100  # a textured photo; flat logo renders have few
+    assert index.keypoints.thumbnails.shape == (len(index), THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3)
+    expected = thumbnail(trim_border(decode(gallery_dir / "nike/product_1.jpg")))
+    assert np.array_equal(index.keypoints[product].thumbnail, expected)
+
+
+def test_index_add_keeps_thumbnails_in_step(index_dir, tmp_path, gallery_dir):
+    """`index add` appends thumbnails; an index from before thumbnails stays without them."""
+    gallery = tmp_path / "gallery"
+    shutil.copytree(gallery_dir, gallery)
+    Image.open(gallery / "nike/product_1.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(gallery / "nike/product_2.jpg")
+    for with_thumbnails in (True, False):
+        target = tmp_path / f"index-{with_thumbnails}"
+        shutil.copytree(index_dir, target)
+        if not with_thumbnails:
+            (target / "keypoints-thumbnails.npy").unlink()
+        index, added = add_to_index(gallery, target)
+        assert added == 1
+        index = GalleryIndex.load(target)
+        if with_thumbnails:
+            assert index.keypoints.thumbnails.shape[0] == len(index)
+            new = index.keypoints[index.paths.index("nike/product_2.jpg")].thumbnail
+            assert np.array_equal(new, thumbnail(trim_border(decode(gallery / "nike/product_2.jpg"))))
+        else:
+            assert index.keypoints.thumbnails is None and len(index.keypoints) == len(index)
 
 
 def test_index_without_keypoints_still_loads(index_dir, tmp_path):

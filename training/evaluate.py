@@ -10,7 +10,7 @@ Reports, for the model and for `efficientnet-lite0-imagenet` measured in the sam
 - near-duplicates on held-out photos: copy edits (crop 5-20%, resize, watermark, frame,
   JPEG 30-95) against their originals, and different photos of the same scenes (other tiles
   of each photograph) with the same logos: recall and false duplicates of the scan's rule
-  (the top-3 gallery photos by product similarity, verified pixel by pixel, `verify.py`),
+  (the top-5 gallery photos by product similarity, verified pixel by pixel, `verify.py`),
   and of the embedding alone at the model's threshold and at 0.5% false duplicates;
 - end to end through `visionguard scan --no-ocr`: an index of held-out brands' gallery
   images, listing photos with the logo at 10-60% of the width (and separately 10-25%), and
@@ -104,10 +104,10 @@ def duplicate_scores(model: EmbeddingModel, photos, logos: list, seed: int, copi
     }
 
 
-def _verified(image: np.ndarray, similarities: np.ndarray, store: list, top: int = 3) -> int:
+def _verified(image: np.ndarray, similarities: np.ndarray, store: list) -> int:
     """The gallery photo the scan's verification confirms among its candidates, or -1."""
     limits = SearchThresholds()
-    candidates = [(int(row), float(similarities[row])) for row in np.argsort(-similarities)[:top]
+    candidates = [(int(row), float(similarities[row])) for row in np.argsort(-similarities)[: limits.copy_top]
                   if similarities[row] >= limits.copy_candidate]
     found, _ = best_copy(extract_keypoints(image), candidates, store, limits)
     return -1 if found is None else found[0]

@@ -150,6 +150,13 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
     typer.echo(f"images: {len(index)}   brands: {len(index.brands)}")
     search = describe_search(index.vectors)
     typer.echo(f"search: {search['type']}" + (f", nprobe {search['nprobe']}" if "nprobe" in search else ""))
+    if index.keypoints is None:
+        copies = "by similarity alone (no keypoints: rebuild the index for verification)"
+    elif index.keypoints.thumbnails is None:
+        copies = "keypoints only (no thumbnails: rebuild the index for the pixel check)"
+    else:
+        copies = "keypoints and thumbnails"
+    typer.echo(f"copy verification: {copies}")
     for brand in index.brands.values():
         aliases = f" (aliases: {', '.join(brand.aliases)})" if brand.aliases else ""
         typer.echo(f"  {brand.id}: {brand.name}{aliases}, {counts[brand.id]} images")

@@ -2,8 +2,8 @@
 
 An index folder holds `vectors.faiss` (logo space) and `products.faiss` (whole-photo,
 near-duplicate space), both in FAISS's own format, `index.json` (model name, checksum and
-embedding sizes, brands, gallery paths) and the gallery's ORB keypoints as plain `.npy`
-arrays (`verify.KeypointStore`, for geometric verification of copies; an index without
+embedding sizes, brands, gallery paths) and the gallery's ORB keypoints and thumbnails as
+plain `.npy` arrays (`verify.KeypointStore`, for verification of copies; an index without
 them falls back to the embedding alone). No pickle anywhere: a user may hand us any folder.
 """
 

@@ -21,18 +21,20 @@ class SearchThresholds:
     #: whole photo (flat frame trimmed) vs. a genuine gallery photo, enough on its own where
     #: pixels cannot be compared (indexes built without thumbnails, verification failed)
     duplicate: float = 0.90
-    # Verification (verify.py) of the gallery photos at least `copy_candidate` similar: a copy
-    # reproduces `copy_agreement` of the original's pixels once aligned. Indexes without
-    # thumbnails fall back to `copy_inliers` keypoint matches under one homography covering
-    # `copy_coverage` of both images.
-    copy_candidate: float = 0.4
+    # Verification (verify.py) of the `copy_top` gallery photos most similar to the listing, if
+    # at least `copy_candidate` similar: a copy reproduces `copy_agreement` of the original's
+    # pixels once aligned. Indexes without thumbnails fall back to `copy_inliers` keypoint
+    # matches under one homography covering `copy_coverage` of both images. Other photos of
+    # the same scene can outrank a heavily edited copy, hence five candidates, not one.
+    copy_top: int = 5
+    copy_candidate: float = 0.35
     copy_agreement: float = 0.6
     copy_inliers: int = 15
     copy_coverage: float = 0.1
 
     @classmethod
     def for_model(cls, model: EmbeddingModel) -> "SearchThresholds":
-        known = {k: float(v) for k, v in model.thresholds.items() if k in cls.__dataclass_fields__}
+        known = {k: type(getattr(cls, k))(v) for k, v in model.thresholds.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
 
@@ -52,14 +54,14 @@ class VisualMatch:
 
 
 def search_gallery(
-    index: GalleryIndex, embeddings: list[ImageEmbedding], thresholds: SearchThresholds, k: int = 16, copy_k: int = 3
+    index: GalleryIndex, embeddings: list[ImageEmbedding], thresholds: SearchThresholds, k: int = 16
 ) -> list[VisualMatch]:
     """One batched FAISS search for all whole-image and crop vectors of a batch."""
     if not embeddings:
         return []
     queries = np.concatenate([np.vstack([e.whole[None, :], e.crops]) for e in embeddings])
     scores, ids = index.search(queries, k)
-    copy_scores, copy_ids = index.search_products(np.stack([e.product for e in embeddings]), copy_k)
+    copy_scores, copy_ids = index.search_products(np.stack([e.product for e in embeddings]), thresholds.copy_top)
     matches: list[VisualMatch] = []
     row = 0
     for position, embedding in enumerate(embeddings):

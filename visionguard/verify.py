@@ -321,6 +321,8 @@ def best_copy(query: Keypoints, candidates: list[tuple[int, float]], gallery, th
         rank = (verdict.agreement or 0.0, verdict.inliers)
         if verdict.confirms(thresholds) and (best is None or rank > best[0]):
             best = (rank, row, similarity, verdict)
+            if rank[0] >= _SURE:  # candidates come best first: no later one will do better
+                break
     return (best[1:] if best else None), compared
 
 
