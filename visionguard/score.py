@@ -24,12 +24,10 @@ def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: 
         result.duplicate_agreement = visual.duplicate_agreement
         result.brand, result.brand_score, result.brand_source = visual.duplicate_brand, visual.duplicate_score, "photo"
         risks.append(RISK_DUPLICATE)
-        evidence = []
-        if visual.duplicate_agreement:
-            evidence.append(f"{visual.duplicate_agreement:.0%} of its pixels in place")
+        evidence = [f"{visual.duplicate_agreement:.0%} of its pixels"] if visual.duplicate_agreement else []
         if visual.duplicate_keypoints:
-            evidence.append(f"{visual.duplicate_keypoints} keypoints in place")
-        geometry = "".join(f", {item}" for item in evidence)
+            evidence.append(f"{visual.duplicate_keypoints} keypoints")
+        geometry = f"; {' and '.join(evidence)} in place" if evidence else ""
         reasons.append(f"photo copies genuine image {visual.duplicate_of} (similarity {visual.duplicate_score:.2f}{geometry})")
     elif visual:
         result.duplicate_score = visual.duplicate_score
