@@ -45,6 +45,7 @@ _MIN_OVERLAP = 0.5  # the aligned listing must cover this part of the original
 _CROP_SCALES = (1.0, 0.95, 0.9, 0.85, 0.8)  # per axis: one photo as a crop of the other
 _CROP_SIZES = [(x, y) for x in _CROP_SCALES for y in _CROP_SCALES if abs(x - y) <= 0.1]  # crops change the aspect little
 _SURE = 0.9  # an agreement this high needs no other alignment
+_AREA_RANGE = (0.5, 2.0)  # the listing's area in the original's frame, as a share of it
 _FEW_KEYPOINTS = 100  # originals with fewer may be aligned by a crop search alone (smooth, blurred photos)
 _CROP_TRIES = 3  # best crop alignments (by correlation) that are compared pixel by pixel
 
@@ -125,7 +126,8 @@ def verify_copy(query: Keypoints, original: Keypoints, min_matches: int = 8) -> 
     if homography is not None:
         matrix, inlier = homography
         inliers, coverage = int(inlier.sum()), min(_hull_area(source[inlier]), _hull_area(target[inlier]))
-        alignments.append(_SIDE @ matrix @ _TO_UNIT)  # in thumbnail pixels
+        if _plausible(matrix):
+            alignments.append(_SIDE @ matrix @ _TO_UNIT)  # in thumbnail pixels
     if query.thumbnail is None or original.thumbnail is None:
         return Verification(inliers, coverage)
     listing, gallery = _smooth(query.thumbnail), _smooth(original.thumbnail)
@@ -161,6 +163,15 @@ def _homography(source: np.ndarray, target: np.ndarray, min_matches: int):
     if matrix is None or mask is None or int(mask.sum()) < min_matches:
         return None
     return matrix, mask.ravel().astype(bool)
+
+
+def _plausible(matrix: np.ndarray) -> bool:
+    """A copy edit's homography: the listing keeps 0.5-2x its area in the original's frame
+    (crops of up to ~30% and frames of up to ~20% a side); chance matches on repeated
+    textures often blow a small part of one photo up over the other."""
+    corners = np.array([[[0, 0]], [[1, 0]], [[1, 1]], [[0, 1]]], np.float64)
+    area = _hull_area(cv2.perspectiveTransform(corners, matrix).reshape(-1, 2))
+    return _AREA_RANGE[0] <= area <= _AREA_RANGE[1]
 
 
 def _supporting(alignment: np.ndarray, source: np.ndarray, target: np.ndarray) -> int:
