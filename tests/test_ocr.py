@@ -86,11 +86,29 @@ def test_ppocr_reads_tilted_text_through_the_warped_path(ppocr_engine):
     assert [t.text for t in ppocr_engine.read(tilted)] == ["FUJIFLLM"]
 
 
+def test_int8_detector_is_made_once_and_finds_the_same_words(ppocr_engine, tmp_path, monkeypatch):
+    """The quantised detector is built by our own code from the installed model, cached, and
+    reads the same words here (its recall on the image-text benchmark is in the README)."""
+    from visionguard.ocr import EasyOcrEngine
+    from visionguard.synth import photo, print_text
+
+    monkeypatch.setenv("VISIONGUARD_CACHE", str(tmp_path))
+    engine = EasyOcrEngine(detector="ppocr-int8")
+    made = list((tmp_path / "ocr").glob("ppocr-det-int8-*.onnx"))
+    assert len(made) == 1 and not [p for p in (tmp_path / "ocr").iterdir() if p not in made]  # no scratch left
+    stamp = made[0].stat().st_mtime_ns
+    EasyOcrEngine(detector="ppocr-int8")
+    assert made[0].stat().st_mtime_ns == stamp  # reused, not made again
+    image = np.asarray(print_text(photo("coffee", (1600, 1200)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.7)))
+    assert [t.text for t in engine.read(image)] == [t.text for t in ppocr_engine.read(image)] == ["ADIBAS Original"]
+    assert engine.read(np.full((600, 800, 3), 128, np.uint8)) == []
+
+
 def test_ocr_detector_mistakes_are_one_sentence(monkeypatch):
     from visionguard import ocr
     from visionguard.errors import VisionGuardError
 
-    with pytest.raises(VisionGuardError, match="unknown OCR detector 'tesseract'; choose one of: ppocr, craft"):
+    with pytest.raises(VisionGuardError, match="unknown OCR detector 'tesseract'; choose one of: ppocr, ppocr-int8, craft"):
         ocr.EasyOcrEngine(detector="tesseract")
     monkeypatch.setattr(ocr, "_PPOCR_DET_SHA256", "0" * 64)  # as if the installed file were altered
     with pytest.raises(VisionGuardError, match="fail their SHA-256 check; reinstall rapidocr-onnxruntime"):

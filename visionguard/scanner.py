@@ -33,7 +33,8 @@ from visionguard.verify import confirm_copy
 @dataclass
 class ScanOptions:
     ocr: bool = True
-    #: Text detector before EasyOCR's recogniser: "ppocr" (PP-OCRv4 on ONNX Runtime) or "craft".
+    #: Text detector before EasyOCR's recogniser: "ppocr" (PP-OCRv4 on ONNX Runtime), "ppocr-int8"
+    #: (the same quantised to int8, made on first use) or "craft".
     ocr_detector: str = "ppocr"
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
