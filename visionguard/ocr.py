@@ -17,7 +17,9 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -212,7 +214,8 @@ class PpOcrDetector:
         threads = torch.get_num_threads()
         config = {"limit_side_len": max_side, "limit_type": "max", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}
         if quantized:
-            path = quantize_detector(path, TextDetector({**config, "model_path": str(path)}))
+            source = path
+            path = quantize_detector(source, lambda: TextDetector({**config, "model_path": str(source)}))
         self._detector = TextDetector(
             {
                 **config,
@@ -244,10 +247,12 @@ class PpOcrDetector:
         return [np.asarray(box, dtype=np.float32) / scale for box in boxes]
 
 
-def quantize_detector(path: Path, detector) -> Path:
+def quantize_detector(path: Path, float_detector: Callable[[], Any]) -> Path:
     """An int8 copy of the PP-OCR detector (static QDQ quantisation, per-channel weights,
     activation ranges from 24 synthetic listing photos with printed words), cached per source
-    checksum and ONNX Runtime version. Deterministic: the same installation makes the same file."""
+    checksum and ONNX Runtime version. Deterministic: the same installation makes the same file.
+    `float_detector` makes the float TextDetector whose preprocessing feeds the calibration;
+    it is only called when the file has to be made."""
     import onnx
     import onnxruntime
     from onnx import version_converter
@@ -264,6 +269,7 @@ def quantize_detector(path: Path, detector) -> Path:
         # opset 17 first: per-channel DequantizeLinear needs opset >= 13; the model is opset 12
         onnx.save(version_converter.convert_version(onnx.load(str(path)), 17), str(work / "opset17.onnx"))
         quant_pre_process(str(work / "opset17.onnx"), str(work / "prepared.onnx"), skip_symbolic_shape=True)
+        detector = float_detector()
         batches = [detector.get_preprocess(max(image.shape[:2]))(image[..., ::-1].copy()) for image in _calibration_photos()]
         name = onnxruntime.InferenceSession(str(work / "prepared.onnx"), providers=["CPUExecutionProvider"]).get_inputs()[0].name
 
@@ -277,12 +283,15 @@ def quantize_detector(path: Path, detector) -> Path:
 
         partial = work / "int8.onnx"
         quiet = logging.getLogger()  # the quantiser logs per-tensor notes (BatchNorm axes) to the root logger
-        level, quiet.level = quiet.level, logging.ERROR
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_static(str(work / "prepared.onnx"), str(partial), Photos(), quant_format=QuantFormat.QDQ,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
-        quiet.setLevel(level)
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                quantize_static(str(work / "prepared.onnx"), str(partial), Photos(), quant_format=QuantFormat.QDQ,
+                                activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+        finally:
+            quiet.setLevel(level)
         partial.replace(target)  # atomic: concurrent scans never read half a file
     finally:
         shutil.rmtree(work, ignore_errors=True)

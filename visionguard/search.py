@@ -49,7 +49,7 @@ class VisualMatch:
     duplicate_brand: str | None = None
     duplicate_keypoints: int = 0  # matching keypoints when geometry confirmed the copy
     duplicate_agreement: float = 0.0  # share of the original's pixels in place, when verified
-    #: (gallery row, similarity) of gallery photos worth a geometric check, best first
+    #: (gallery row, similarity) of gallery photos worth a copy check (verify.py), best first
     copy_candidates: list[tuple[int, float]] = field(default_factory=list)
 
 
