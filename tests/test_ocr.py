@@ -113,3 +113,60 @@ def test_ocr_detector_mistakes_are_one_sentence(monkeypatch):
     monkeypatch.setattr(ocr, "_PPOCR_DET_SHA256", "0" * 64)  # as if the installed file were altered
     with pytest.raises(VisionGuardError, match="fail their SHA-256 check; reinstall rapidocr-onnxruntime"):
         ocr.PpOcrDetector()
+
+
+@pytest.fixture(scope="module")
+def coarse_engine():
+    from visionguard.ocr import EasyOcrEngine
+
+    return EasyOcrEngine(detector="ppocr", coarse_side=480)
+
+
+def test_coarse_to_fine_detection_reads_the_same_words_from_a_fraction_of_the_pixels(coarse_engine, ppocr_engine, monkeypatch):
+    """Text found on the photo shrunk to 480 px, then detected at full size only around it:
+    the same words as one full-size pass, the detector seeing fewer pixels (here ~60%)."""
+    from visionguard.synth import photo, print_text
+
+    image = print_text(photo("coffee", (1600, 1200)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.7))
+    image = np.asarray(print_text(image, "NIKF", height_fraction=0.08, centre=(0.75, 0.2)))
+    detector = coarse_engine._ppocr
+    seen: list[int] = []
+    run = detector._boxes
+
+    def counted(picture, postprocess):
+        seen.append(picture.shape[0] * picture.shape[1])
+        return run(picture, postprocess)
+
+    monkeypatch.setattr(detector, "_boxes", counted)
+    tokens = coarse_engine.read(image)
+    assert sorted(t.text for t in tokens) == sorted(t.text for t in ppocr_engine.read(image)) == ["ADIBAS Original", "NIKF"]
+    full_pass = 960 * 720  # OCR shrinks 1600x1200 to 1280x960, the detector works at 960 px
+    assert len(seen) >= 3 and sum(seen) < 0.7 * full_pass
+    seen.clear()
+    assert coarse_engine.read(np.full((600, 800, 3), 128, np.uint8)) == []
+    assert len(seen) == 1  # nothing proposed: no full-size pass at all
+
+
+def test_text_regions_are_padded_merged_and_clipped():
+    from visionguard.ocr import _text_regions, _widened
+
+    def box(x0, y0, x1, y1):
+        return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+    # two words on one line merge; a far one stays apart; padding stops at the image's edge
+    regions = _text_regions([box(100, 100, 200, 120), box(230, 102, 300, 121), box(700, 500, 790, 540)], 800, 600)
+    assert regions == [(60, 80, 338, 140), (620, 460, 800, 580)]
+    # a box reaching a region's right side widens it by its width; the image's edge stops it
+    assert _widened((100, 50, 300, 150), [box(120, 80, 298, 110)], 800) == (100, 50, 500, 150)
+    assert _widened((100, 50, 300, 150), [box(120, 80, 298, 110)], 300) == (100, 50, 300, 150)
+    assert _widened((100, 50, 300, 150), [box(150, 80, 250, 110)], 800) == (100, 50, 300, 150)
+
+
+def test_coarse_detection_mistakes_are_one_sentence():
+    from visionguard import ocr
+    from visionguard.errors import VisionGuardError
+
+    with pytest.raises(VisionGuardError, match="coarse-to-fine text detection needs a ppocr detector, not craft"):
+        ocr.EasyOcrEngine(detector="craft", coarse_side=480)
+    with pytest.raises(VisionGuardError, match="coarse text-detection size must be between 32 and 959 pixels, not 960"):
+        ocr.PpOcrDetector(coarse_side=960)

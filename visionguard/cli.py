@@ -190,6 +190,10 @@ def scan(
         "quantised to int8 on first use, ~25 s once, then cached: faster still, see README) or craft (EasyOCR's own); "
         "EasyOCR's recogniser reads the boxes either way.",
     ),
+    ocr_coarse_side: int = typer.Option(
+        0, "--ocr-coarse-side", min=0, help="With a ppocr detector: look for text on the photo shrunk to N pixels first and "
+        "run the full-size detector only around what it finds (0: one full-size pass).",
+    ),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."
     ),
@@ -235,7 +239,7 @@ def scan(
         for part in (shard_paths(out) if shard_size else [out]) if resume else []:
             done |= finished_keys(part)
         options = dict(
-            ocr=ocr, ocr_detector=ocr_detector, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
+            ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
         )
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)

@@ -36,6 +36,9 @@ class ScanOptions:
     #: Text detector before EasyOCR's recogniser: "ppocr" (PP-OCRv4 on ONNX Runtime), "ppocr-int8"
     #: (the same quantised to int8, made on first use) or "craft".
     ocr_detector: str = "ppocr"
+    #: With a ppocr detector: find text regions on the photo shrunk to this many pixels first,
+    #: then detect at full size only there (`PpOcrDetector`); 0 or None: one full-size pass.
+    ocr_coarse_side: int | None = None
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
     ocr_alternatives: bool = False
@@ -104,7 +107,7 @@ class Scanner:
         if self._ocr is None and self.options.ocr:
             from visionguard.ocr import EasyOcrEngine
 
-            self._ocr = EasyOcrEngine(detector=self.options.ocr_detector)
+            self._ocr = EasyOcrEngine(detector=self.options.ocr_detector, coarse_side=self.options.ocr_coarse_side)
         return self._ocr
 
     # -- public API --------------------------------------------------------------------
