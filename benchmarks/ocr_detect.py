@@ -1,0 +1,98 @@
+"""Which text detector pays? Detection time and boxes of the scan's PP-OCR detector variants, in one run.
+
+    .venv/bin/python benchmarks/ocr_detect.py [--folder build/bench/1000] [--images 200] [--sweep]
+
+Runs PP-OCRv4's detector as shipped (`--ocr-detector ppocr`, the scan's default), its int8
+copy (`--ocr-detector ppocr-int8`, made by `visionguard.ocr.quantize_detector` on first use),
+and both coarse to fine (`--ocr-coarse-side 480`: text looked for at 480 px, then full-size
+detection around it only) on the same photos at the scan's 960 px, one thread each (as a
+scan worker runs it), and prints milliseconds per image, the speed-up over the first, and how
+the boxes compare with the first's: its boxes without a partner of IoU >= 0.5, and new boxes.
+`--sweep` also times the bare network on square inputs of 320-800 px (the cost per megapixel
+is about constant: why a smaller first look pays). The detector is most of a scan's OCR time.
+Photos come from `scan_throughput.py` (800x800, ~60% with printed words). Not run in CI.
+Recall of whole scans: `benchmarks/eval_image_text.py --scan-options "--ocr-coarse-side 480"`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _box(quad: np.ndarray) -> tuple[float, float, float, float]:
+    return float(quad[:, 0].min()), float(quad[:, 1].min()), float(quad[:, 0].max()), float(quad[:, 1].max())
+
+
+def _iou(a, b) -> float:
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def _unpartnered(boxes: list, others: list) -> int:
+    return sum(1 for box in boxes if not any(_iou(box, other) >= 0.5 for other in others))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--folder", type=Path, default=ROOT / "build" / "bench" / "1000")
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--sweep", action="store_true", help="also time the bare network at 320-800 px")
+    args = parser.parse_args()
+    import torch
+
+    from visionguard.ocr import PpOcrDetector
+
+    files = sorted(args.folder.glob("*.jpg"))[: args.images]
+    if not files:
+        raise SystemExit(f"no photos in {args.folder}: run benchmarks/scan_throughput.py first")
+    photos = [np.asarray(Image.open(path).convert("RGB")) for path in files]
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    detectors = {
+        "ppocr (float)": PpOcrDetector(),
+        "ppocr-int8": PpOcrDetector(quantized=True),
+        "ppocr, coarse 480": PpOcrDetector(coarse_side=480),
+        "ppocr-int8, coarse 480": PpOcrDetector(quantized=True, coarse_side=480),
+    }
+    found, seconds = {}, {}
+    for name, detector in detectors.items():
+        detector.detect(photos[0])  # warm-up
+        started = time.perf_counter()
+        found[name] = [[_box(q) for q in detector.detect(photo)] for photo in photos]
+        seconds[name] = time.perf_counter() - started
+    base = next(iter(detectors))
+    print(f"{len(photos)} photos from {args.folder}, 960 px, one thread")
+    print(f"{'detector':24s} {'ms/image':>9s} {'speed-up':>9s} {'boxes':>6s} {'text in':>8s} {'lost':>5s} {'new':>5s}")
+    for name in detectors:
+        with_text = sum(1 for boxes in found[name] if boxes)
+        lost = sum(_unpartnered(a, b) for a, b in zip(found[base], found[name]))
+        new = sum(_unpartnered(b, a) for a, b in zip(found[base], found[name]))
+        print(f"{name:24s} {seconds[name] * 1000 / len(photos):9.1f} {seconds[base] / seconds[name]:8.2f}x "
+              f"{sum(map(len, found[name])):6d} {with_text:8d} {lost:5d} {new:5d}")
+    print(f"lost: boxes of {base} without a partner of IoU >= 0.5; new: the other way round")
+    if args.sweep:
+        network = detectors[base]._detector.infer
+        rng = np.random.default_rng(0)
+        for side in (320, 480, 640, 800):
+            batch = rng.uniform(-1, 1, (1, 3, side, side)).astype(np.float32)
+            network(batch)
+            started = time.perf_counter()
+            for _ in range(5):
+                network(batch)
+            ms = (time.perf_counter() - started) * 200
+            print(f"network alone at {side}x{side}: {ms:6.1f} ms, {ms / (side * side / 1e6):5.0f} ms per megapixel")
+
+
+if __name__ == "__main__":
+    main()
