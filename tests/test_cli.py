@@ -119,3 +119,12 @@ def test_unknown_ocr_detector_is_one_sentence(index_dir, listings, tmp_path):
     done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-detector", "tesseract")
     assert done.returncode == 2 and "unknown OCR detector 'tesseract'" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "r.jsonl").exists() or not (tmp_path / "r.jsonl").read_text()
+
+
+def test_coarse_text_detection_option_reaches_the_detector(index_dir, listings, tmp_path):
+    """--ocr-coarse-side is passed down to the PP-OCR detector: a size it cannot use is one sentence."""
+    done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-coarse-side", "2000")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "coarse text-detection size must be between 32 and 959 pixels, not 2000" in done.stderr
+    done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-detector", "craft", "--ocr-coarse-side", "480")
+    assert done.returncode == 2 and "needs a ppocr detector, not craft" in done.stderr
