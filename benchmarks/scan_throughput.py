@@ -54,20 +54,22 @@ def make_listings(folder: Path, count: int, seed: int = 0) -> list[str | None]:
         target = folder / f"listing_{i:06d}.jpg"
         image = photos[rng.integers(len(photos))]
         kind = rng.random()
-        word = None
+        word = logo = None
         if kind < 0.6:
-            word = str(rng.choice(WORDS))
-            size, centre, font = float(rng.uniform(0.05, 0.1)), (float(rng.uniform(0.35, 0.65)), float(rng.uniform(0.2, 0.8))), str(rng.choice(FONTS))
-            draw = lambda image: print_text(image, word, size, centre=centre, font_name=font)  # noqa: E731
+            word, size = str(rng.choice(WORDS)), float(rng.uniform(0.05, 0.1))
+            centre, font = (float(rng.uniform(0.35, 0.65)), float(rng.uniform(0.2, 0.8))), str(rng.choice(FONTS))
         elif kind < 0.85:
-            logo, size, centre = logos[rng.integers(len(logos))], float(rng.uniform(0.2, 0.5)), (float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7)))
-            draw = lambda image: paste_logo(image, logo, size, centre)  # noqa: E731
-        else:
-            draw = lambda image: image  # noqa: E731
-        quality = int(rng.integers(70, 95))
+            logo, size = logos[rng.integers(len(logos))], float(rng.uniform(0.2, 0.5))
+            centre = (float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.3, 0.7)))
+        quality = int(rng.integers(70, 95))  # drawn for every photo: the sequence is the same either way
         words.append(word)
-        if not target.exists():
-            draw(image).save(target, quality=quality)
+        if target.exists():
+            continue
+        if word is not None:
+            image = print_text(image, word, size, centre=centre, font_name=font)
+        elif logo is not None:
+            image = paste_logo(image, logo, size, centre)
+        image.save(target, quality=quality)
     return words
 
 
