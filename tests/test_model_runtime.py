@@ -7,6 +7,7 @@ import pytest
 
 from training import data
 from visionguard.decode import decode
+from visionguard.embed import crop_boxes
 from visionguard.errors import VisionGuardError
 from visionguard.models import BASELINE_MODEL, TRAINED_MODEL, create_model
 from visionguard.models.runtime import cache_dir
@@ -25,6 +26,8 @@ def test_onnx_and_torch_agree(name, images, tmp_path, monkeypatch):
     assert np.min(np.sum(onnx.embed(images) * torch.embed(images), axis=1)) > 0.9999
     for fast, reference in zip(onnx.embed_with_products(images), torch.embed_with_products(images)):
         assert fast.shape == reference.shape and np.min(np.sum(fast * reference, axis=1)) > 0.9999
+    boxes = [crop_boxes(image.shape[1], image.shape[0]) for image in images]  # the trained model's shared trunk
+    assert np.min(np.sum(onnx.embed_windows(images, boxes) * torch.embed_windows(images, boxes), axis=1)) > 0.9999
     # the torch model is never left in training mode by an export (BatchNorm would drift)
     assert not onnx.network.training and not torch.network.training
 

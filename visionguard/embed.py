@@ -68,17 +68,12 @@ def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float 
 
 def embed_images(model: EmbeddingModel, images: list[np.ndarray], grid: Grid = CROP_GRID) -> list[ImageEmbedding]:
     """Whole-image and crop vectors for a batch of images: one batched pass over the whole
-    photos (logo and product spaces) and one over all their crops."""
-    crops: list[np.ndarray] = []
-    spans: list[tuple[int, list[Box]]] = []
-    for image in images:
-        height, width = image.shape[:2]
-        boxes = crop_boxes(width, height, grid) if min(width, height) >= 64 else []
-        spans.append((len(crops), boxes))
-        crops.extend(image[y0:y1, x0:x1] for x0, y0, x1, y1 in boxes)
+    photos (logo and product spaces) and one over all their crop windows."""
+    boxes = [crop_boxes(image.shape[1], image.shape[0], grid) if min(image.shape[:2]) >= 64 else [] for image in images]
     wholes, products = model.embed_with_products([trim_border(image) for image in images])
-    crop_vectors = model.embed(crops)
+    crop_vectors = model.embed_windows(images, boxes)
+    starts = np.cumsum([0] + [len(windows) for windows in boxes])
     return [
-        ImageEmbedding(whole=wholes[i], crops=crop_vectors[start : start + len(boxes)], boxes=boxes, product=products[i])
-        for i, (start, boxes) in enumerate(spans)
+        ImageEmbedding(whole=wholes[i], crops=crop_vectors[starts[i] : starts[i + 1]], boxes=boxes[i], product=products[i])
+        for i in range(len(images))
     ]

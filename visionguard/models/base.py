@@ -19,6 +19,8 @@ import torch
 from visionguard.errors import VisionGuardError
 from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES, Runner, create_runner
 
+Box = tuple[int, int, int, int]
+
 
 class EmbeddingModel(ABC):
     """Maps RGB uint8 images to unit-length vectors; cosine similarity = inner product."""
@@ -35,7 +37,7 @@ class EmbeddingModel(ABC):
     def __init__(self, checksum: str) -> None:
         self.checksum = checksum
         self.runtime = DEFAULT_RUNTIME
-        self._runners: dict[str, Runner] = {}
+        self._runners: dict[tuple[str, tuple[int, ...]], Runner] = {}
 
     @abstractmethod
     def logo_network(self) -> torch.nn.Module:
@@ -69,14 +71,36 @@ class EmbeddingModel(ABC):
         logos, products = self._run("photo", images)
         return _unit(logos), _unit(products)
 
-    def _run(self, network: str, images: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Batches through the chosen network on the chosen runtime; outputs concatenated."""
-        if network not in self._runners:
-            module = self.logo_network() if network == "logo" else self.photo_network()
+    def embed_windows(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> np.ndarray:
+        """Vectors of the windows `boxes[i]` (x0, y0, x1, y1) of each image `images[i]`, all
+        concatenated in order: here each window is cut out and embedded on its own; a model
+        whose overlapping windows can share work overrides this."""
+        crops = [image[y0:y1, x0:x1] for image, windows in zip(images, boxes) for x0, y0, x1, y1 in windows]
+        return self.embed(crops)
+
+    def _module(self, name: str) -> torch.nn.Module:
+        """The torch module behind a runner name: "logo" or "photo" here; subclasses add theirs."""
+        module = self.logo_network() if name == "logo" else self.photo_network() if name == "photo" else None
+        if module is None:
+            raise ValueError(f"{self.name} has no '{name}' network")
+        return module
+
+    def _runner(self, network: str, input_shape: tuple[int, ...]) -> Runner:
+        """The network on the chosen runtime, built once per input shape (ONNX graphs are static)."""
+        if (network, input_shape) not in self._runners:
             key = f"{self.name}|{self.checksum}|{network}"
-            self._runners[network] = create_runner(self.runtime, module, self.input_size, key)
-        run = self._runners[network]
-        chunks = [run(self._preprocess(images[start : start + self.batch_size])) for start in range(0, len(images), self.batch_size)]
+            self._runners[network, input_shape] = create_runner(self.runtime, self._module(network), input_shape, key)
+        return self._runners[network, input_shape]
+
+    def _run(self, network: str, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Batches of images through the chosen network; outputs concatenated."""
+        size = self.input_size
+        batches = [self._preprocess(images[start : start + self.batch_size], (size, size)) for start in range(0, len(images), self.batch_size)]
+        return self._run_batches(network, batches)
+
+    def _run_batches(self, network: str, batches: list[np.ndarray]) -> list[np.ndarray]:
+        run = self._runner(network, batches[0].shape[1:])
+        chunks = [run(batch) for batch in batches]
         return [np.concatenate([chunk[i] for chunk in chunks]).astype(np.float32, copy=False) for i in range(len(chunks[0]))]
 
     @property
@@ -84,12 +108,13 @@ class EmbeddingModel(ABC):
         """Similarity thresholds calibrated for this model (empty: the search defaults)."""
         return {}
 
-    def _preprocess(self, images: Sequence[np.ndarray]) -> np.ndarray:
-        size = self.input_size
-        batch = np.empty((len(images), size, size, 3), dtype=np.float32)
+    def _preprocess(self, images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """Resized to `size` (width, height), normalised, NCHW float32."""
+        width, height = size
+        batch = np.empty((len(images), height, width, 3), dtype=np.float32)
         for i, image in enumerate(images):
-            interpolation = cv2.INTER_AREA if min(image.shape[:2]) > size else cv2.INTER_LINEAR
-            batch[i] = cv2.resize(image, (size, size), interpolation=interpolation)
+            shrinking = image.shape[0] > height or image.shape[1] > width
+            batch[i] = cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
         batch = (batch / 255.0 - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
         return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 

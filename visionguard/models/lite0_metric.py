@@ -20,15 +20,21 @@ import copy
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Sequence
+
+import numpy as np
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from visionguard.errors import VisionGuardError
-from visionguard.models.base import EmbeddingModel, file_sha256
+from visionguard.models.base import Box, EmbeddingModel, file_sha256
 
 TRUNK_BLOCKS = 11  # blocks 0-10 (stride 16, 112 channels) stay ImageNet and frozen
+TRUNK_STRIDE = 16  # one cell of the trunk's feature map covers 16x16 input pixels
+#: How far (in cells) a window may sit from the cell lattice and still share the trunk pass.
+CELL_TOLERANCE = 0.15
 WEIGHTS_DIR = "weights"
 
 
@@ -166,6 +172,83 @@ class TrainedLite0(EmbeddingModel):
 
     def photo_network(self) -> nn.Module:
         return self.network  # logo and product vectors of whole photos from one trunk pass
+
+    def embed_windows(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> np.ndarray:
+        """Windows on a lattice of trunk cells (the scan's 3x3 grid of half-size windows) share
+        one trunk pass: the photo is resized so that a window spans `input_size` pixels, the
+        trunk runs once on it, and the logo tail runs on each window's cells of the feature
+        map. Nine overlapping windows then cost about four windows' trunk work, and a window's
+        edge cells see the photo around it instead of padding. Other windows are cut out."""
+        vectors = [np.zeros((len(windows), self.dim), np.float32) for windows in boxes]
+        plans = [_window_cells(image.shape, windows, self.input_size) for image, windows in zip(images, boxes)]
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, plan in enumerate(plans):
+            if plan is not None:
+                by_size.setdefault(plan[0], []).append(i)
+        span = self.input_size // TRUNK_STRIDE
+        for size, members in by_size.items():
+            step = max(1, self.batch_size // 8)  # a photo at twice the window size: ~4 windows of activations
+            maps = self._run_batches("logo_trunk", [self._preprocess([images[i] for i in members[start : start + step]], size)
+                                                    for start in range(0, len(members), step)])[0]
+            picks = [(i, j, k, cell) for k, i in enumerate(members) for j, cell in enumerate(plans[i][1]) if cell is not None]
+            cells = np.stack([maps[k, :, row : row + span, col : col + span] for _, _, k, (col, row) in picks])
+            tails = self._run_batches("logo_tail", [cells[start : start + self.batch_size] for start in range(0, len(cells), self.batch_size)])[0]
+            for (i, j, _, _), vector in zip(picks, tails):
+                vectors[i][j] = vector  # unit length already (the tail normalises)
+        rest = [[box for j, box in enumerate(windows) if plan is None or plan[1][j] is None] for windows, plan in zip(boxes, plans)]
+        cut = super().embed_windows(images, rest)
+        start = 0
+        for i, (windows, plan) in enumerate(zip(boxes, plans)):
+            for j in range(len(windows)):
+                if plan is None or plan[1][j] is None:
+                    vectors[i][j], start = cut[start], start + 1
+        return np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+
+    def _module(self, name: str) -> nn.Module:
+        if name == "logo_trunk":
+            return self.network.logo_trunk or self.network.trunk
+        if name == "logo_tail":
+            return _LogoTail(self.network).eval()
+        return super()._module(name)
+
+
+def _window_cells(shape: tuple[int, ...], windows: Sequence[Box], size: int) -> tuple[tuple[int, int], list[tuple[int, int] | None]] | None:
+    """Where the windows fall on the trunk's cell lattice when the photo is resized so that the
+    first window spans `size` pixels: ((width, height) to resize to, [(column, row) of each
+    window's first cell, None for a window off the lattice or of another size]); None when
+    the resized photo would not span whole cells."""
+    if not windows or size % TRUNK_STRIDE:
+        return None
+    height, width = shape[:2]
+    x0, y0, x1, y1 = windows[0]
+    scale_x, scale_y = size / TRUNK_STRIDE / (x1 - x0), size / TRUNK_STRIDE / (y1 - y0)  # cells per photo pixel
+    span = size // TRUNK_STRIDE
+
+    def on_lattice(value: float) -> int | None:
+        cell = round(value)
+        return cell if abs(value - cell) <= CELL_TOLERANCE else None
+
+    columns, rows = on_lattice(width * scale_x), on_lattice(height * scale_y)
+    if not columns or not rows:
+        return None
+    cells: list[tuple[int, int] | None] = []
+    for x0, y0, x1, y1 in windows:
+        col, row = on_lattice(x0 * scale_x), on_lattice(y0 * scale_y)
+        fits = col is not None and row is not None and col + span <= columns and row + span <= rows
+        same_size = on_lattice((x1 - x0) * scale_x) == span and on_lattice((y1 - y0) * scale_y) == span
+        cells.append((col, row) if fits and same_size else None)
+    return (columns * TRUNK_STRIDE, rows * TRUNK_STRIDE), cells
+
+
+class _LogoTail(nn.Module):
+    """Trunk feature cells -> logo embedding (the second half of `_LogoBranch`)."""
+
+    def __init__(self, network: Lite0Metric) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.network.logo(features)
 
 
 class _LogoBranch(nn.Module):

@@ -35,13 +35,14 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VISIONGUARD_CACHE", Path(tempfile.gettempdir()) / "visionguard-cache"))
 
 
-def create_runner(runtime: str, module: torch.nn.Module, input_size: int, key: str) -> Runner:
-    """A runner for `module` on `runtime`; `key` names the weights (e.g. name + checksum)."""
+def create_runner(runtime: str, module: torch.nn.Module, input_shape: tuple[int, ...], key: str) -> Runner:
+    """A runner for `module` on `runtime`; `input_shape` is one input without the batch axis,
+    (3, S, S) for images; `key` names the weights (e.g. name + checksum)."""
     module.eval()  # a module left in training mode would update BatchNorm statistics as it runs
     if runtime == "torch":
         return _torch_runner(module)
     if runtime == "onnx":
-        return _onnx_runner(module, input_size, key)
+        return _onnx_runner(module, input_shape, key)
     raise VisionGuardError(f"unknown runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}")
 
 
@@ -55,10 +56,10 @@ def _torch_runner(module: torch.nn.Module) -> Runner:
     return run
 
 
-def _onnx_runner(module: torch.nn.Module, input_size: int, key: str) -> Runner:
+def _onnx_runner(module: torch.nn.Module, input_shape: tuple[int, ...], key: str) -> Runner:
     import onnxruntime
 
-    path = _exported_graph(module, input_size, key, onnxruntime.__version__)
+    path = _exported_graph(module, input_shape, key, onnxruntime.__version__)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
@@ -74,17 +75,18 @@ def _onnx_runner(module: torch.nn.Module, input_size: int, key: str) -> Runner:
     return run
 
 
-def _exported_graph(module: torch.nn.Module, input_size: int, key: str, ort_version: str) -> Path:
+def _exported_graph(module: torch.nn.Module, input_shape: tuple[int, ...], key: str, ort_version: str) -> Path:
     """The ONNX file of `module`, exported once per weights and library versions."""
     from visionguard import __version__  # the module code is part of the graph, not only the weights
 
     versions = f"visionguard {__version__}|torch {torch.__version__}|ort {ort_version}"
-    tag = hashlib.sha256(f"{key}|{input_size}|{versions}".encode()).hexdigest()[:20]
+    shape = "x".join(map(str, input_shape))
+    tag = hashlib.sha256(f"{key}|{shape}|{versions}".encode()).hexdigest()[:20]
     path = cache_dir() / "onnx" / f"{tag}.onnx"
     if path.is_file():
         return path
     buffer = io.BytesIO()
-    example = torch.zeros(1, 3, input_size, input_size)
+    example = torch.zeros(1, *input_shape)
     with torch.no_grad():
         outputs = module(example)
     names = [f"output{i}" for i in range(len(outputs) if isinstance(outputs, tuple) else 1)]

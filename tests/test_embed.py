@@ -1,0 +1,91 @@
+"""Crop windows: the trained model runs the trunk once per photo for windows on its cell lattice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from visionguard.decode import decode
+from visionguard.embed import SMALL_LOGO_GRID, crop_boxes, embed_images
+from visionguard.models import TRAINED_MODEL, create_model
+from visionguard.models.base import EmbeddingModel
+from visionguard.models.lite0_metric import _window_cells
+from visionguard.synth import paste_logo, photo
+
+BRANDS = ("adidas", "nike", "puma", "samsung")
+
+
+@pytest.fixture(scope="module")
+def model():
+    return create_model(TRAINED_MODEL)
+
+
+@pytest.fixture(scope="module")
+def logo_photos(gallery_dir):
+    """Four real photos, each with one brand's logo at a different place and size."""
+    from PIL import Image
+
+    placements = [((0.3, 0.3), 0.3), ((0.7, 0.35), 0.35), ((0.35, 0.7), 0.3), ((0.65, 0.65), 0.4)]
+    photos = []
+    for brand, (centre, size), name in zip(BRANDS, placements, ("coffee", "chelsea", "astronaut", "rocket")):
+        logo = Image.open(gallery_dir / brand / "logo_color.png")
+        photos.append(np.asarray(paste_logo(photo(name, (800, 800)), logo, size, centre)))
+    return photos
+
+
+def _spy(model, monkeypatch) -> list[str]:
+    called: list[str] = []
+    original = type(model)._run_batches
+
+    def spy(self, network, batches):
+        called.append(network)
+        return original(self, network, batches)
+
+    monkeypatch.setattr(type(model), "_run_batches", spy)
+    return called
+
+
+def test_grid_windows_share_one_trunk_pass_and_find_the_same_brand(model, logo_photos, gallery_dir, monkeypatch):
+    boxes = [crop_boxes(image.shape[1], image.shape[0]) for image in logo_photos]
+    called = _spy(model, monkeypatch)
+    shared = model.embed_windows(logo_photos, boxes)
+    assert "logo_trunk" in called and "logo_tail" in called and "logo" not in called
+    cut = EmbeddingModel.embed_windows(model, logo_photos, boxes)  # each window cut out and resized
+    assert shared.shape == cut.shape == (36, model.dim)
+    assert np.allclose(np.linalg.norm(shared, axis=1), 1.0, atol=1e-5)
+    agreement = np.sum(shared * cut, axis=1)
+    assert agreement.mean() > 0.85 and agreement.min() > 0.5  # edge cells see the photo around the window
+    gallery = model.embed([decode(gallery_dir / brand / "logo_color.png") for brand in BRANDS])
+    for vectors in (shared, cut):  # the best window of each photo matches its own brand either way
+        best = (vectors @ gallery.T).reshape(len(BRANDS), 9, len(BRANDS)).max(axis=1)
+        assert list(best.argmax(axis=1)) == list(range(len(BRANDS)))
+
+
+def test_windows_off_the_lattice_are_cut_out(model, logo_photos, monkeypatch):
+    odd = logo_photos[0][:577, :801]  # rounding puts the grid a fraction of a cell off: still shared
+    images = [logo_photos[1], odd]
+    boxes = [crop_boxes(image.shape[1], image.shape[0], SMALL_LOGO_GRID) for image in images]
+    shared = model.embed_windows(images, boxes).reshape(2, 25, -1)
+    cut = EmbeddingModel.embed_windows(model, images, boxes).reshape(2, 25, -1)
+    # the 3x3 half-size windows come from the shared trunk, the 4x4 grid of smaller ones is cut out
+    assert np.min(np.sum(shared[:, 9:] * cut[:, 9:], axis=2)) > 0.9999
+    assert np.min(np.sum(shared[:, :9] * cut[:, :9], axis=2)) < 0.999
+
+
+def test_window_cells():
+    size, cells = _window_cells((800, 800, 3), crop_boxes(800, 800), 160)
+    assert size == (320, 320) and cells == [(col, row) for row in (0, 5, 10) for col in (0, 5, 10)]
+    assert _window_cells((577, 801, 3), crop_boxes(801, 577), 160)[0] == (320, 320)
+    _, cells = _window_cells((800, 800, 3), [(0, 0, 400, 400), (13, 0, 413, 400), (0, 0, 300, 300)], 160)
+    assert cells == [(0, 0), None, None]  # 13 px is a third of a cell off; a smaller window
+    assert _window_cells((800, 800, 3), crop_boxes(800, 800), 150) is None  # not whole cells
+    assert _window_cells((830, 800, 3), [(0, 0, 400, 400)], 160) is None  # the photo is not
+    assert _window_cells((800, 800, 3), [], 160) is None
+
+
+def test_embed_images_keeps_each_photos_windows(model, logo_photos):
+    small = logo_photos[0][:50, :50]  # too small for windows
+    embeddings = embed_images(model, [logo_photos[0], small, logo_photos[1]])
+    assert [len(e.crops) for e in embeddings] == [9, 0, 9] and [len(e.boxes) for e in embeddings] == [9, 0, 9]
+    alone = embed_images(model, [logo_photos[1]])[0]
+    assert np.allclose(alone.crops, embeddings[2].crops, atol=1e-5)
