@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from visionguard.decode import decode
-from visionguard.embed import SMALL_LOGO_GRID, crop_boxes, embed_images
+from visionguard.embed import SMALL_LOGO_GRID, crop_boxes, embed_images, trim_border
 from visionguard.models import TRAINED_MODEL, create_model
 from visionguard.models.base import EmbeddingModel
 from visionguard.models.lite0_metric import _window_cells
@@ -89,3 +89,15 @@ def test_embed_images_keeps_each_photos_windows(model, logo_photos):
     assert [len(e.crops) for e in embeddings] == [9, 0, 9] and [len(e.boxes) for e in embeddings] == [9, 0, 9]
     alone = embed_images(model, [logo_photos[1]])[0]
     assert np.allclose(alone.crops, embeddings[2].crops, atol=1e-5)
+
+
+def test_trim_border_cuts_flat_frames_only(logo_photos):
+    photo_ = logo_photos[0][:300, :400]
+    assert trim_border(photo_).shape == photo_.shape  # a photo's own edges are not a frame
+    framed = np.pad(photo_, ((30, 12), (0, 45), (0, 0)), constant_values=250)
+    assert np.array_equal(trim_border(framed), photo_)
+    rng = np.random.default_rng(0)  # a frame with JPEG-like noise (grey level within +-5) is still flat
+    noisy = np.clip(framed.astype(int) + rng.integers(-5, 6, framed.shape), 0, 255).astype(np.uint8)
+    assert trim_border(noisy).shape == photo_.shape
+    wide = np.pad(photo_, ((100, 100), (0, 0), (0, 0)), constant_values=0)  # at most 20% per side is cut
+    assert trim_border(wide).shape == (300 + 200 - 2 * int(500 * 0.2), 400, 3)

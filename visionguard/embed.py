@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from visionguard.models import EmbeddingModel
@@ -50,20 +51,26 @@ def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float 
     height, width = image.shape[:2]
     if min(height, width) < 32:
         return image
-    grey = image.mean(axis=2, dtype=np.float32)
-    flat_rows = np.abs(grey - grey[:, :1]).max(axis=1) < tolerance
-    flat_rows &= np.abs(grey[:, 0] - grey[0, 0]) < tolerance
-    flat_cols = np.abs(grey - grey[:1, :]).max(axis=0) < tolerance
-    flat_cols &= np.abs(grey[0, :] - grey[0, 0]) < tolerance
+    # Three times the mean grey level (exact in float32): cv2 sums the channels >10x faster than numpy.
+    grey = cv2.transform(image.astype(np.float32), _CHANNEL_SUM) if image.shape[2] == 3 else 3 * image.mean(axis=2, dtype=np.float32)
+    limit = 3 * tolerance
+    corner = grey[0, 0]
 
-    def run(flags: np.ndarray) -> int:
-        limit = int(len(flags) * max_fraction)
-        count = int(np.argmin(flags[:limit])) if limit and not flags[:limit].all() else limit
-        return count
+    def run(lines: np.ndarray) -> int:
+        """How many of `lines` (outermost first) are flat and of the corner's level: only a
+        `max_fraction` band at each edge can be a frame, so only those lines are looked at."""
+        flat = (np.abs(lines - lines[:, :1]).max(axis=1) < limit) & (np.abs(lines[:, 0] - corner) < limit)
+        return len(flat) if flat.all() else int(np.argmin(flat))
 
-    top, bottom = run(flat_rows), run(flat_rows[::-1])
-    left, right = run(flat_cols), run(flat_cols[::-1])
+    rows, cols = int(height * max_fraction), int(width * max_fraction)
+    if not rows or not cols:
+        return image
+    top, bottom = run(grey[:rows]), run(grey[height - rows :][::-1])
+    left, right = run(grey[:, :cols].T), run(grey[:, width - cols :][:, ::-1].T)
     return image[top : height - bottom, left : width - right]
+
+
+_CHANNEL_SUM = np.ones((1, 3), np.float32)
 
 
 def embed_images(model: EmbeddingModel, images: list[np.ndarray], grid: Grid = CROP_GRID) -> list[ImageEmbedding]:
