@@ -128,3 +128,19 @@ def test_coarse_text_detection_option_reaches_the_detector(index_dir, listings, 
     assert "coarse text-detection size must be between 32 and 959 pixels, not 2000" in done.stderr
     done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-detector", "craft", "--ocr-coarse-side", "480")
     assert done.returncode == 2 and "needs a ppocr detector, not craft" in done.stderr
+
+
+def test_device_option_is_checked_before_loading(index_dir, listings, tmp_path):
+    """--device cuda on a machine without a usable GPU stack: one sentence that says what is missing."""
+    import torch
+
+    out = tmp_path / "r.jsonl"
+    done = run("scan", listings[0], "--index", index_dir, "--out", out, "--device", "tpu")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "unknown device 'tpu'; choose one of: cpu, cuda" in done.stderr
+    done = run("scan", listings[0], "--index", index_dir, "--out", out, "--device", "cuda", "--engine", "ray")
+    assert done.returncode == 2 and "--device cuda runs with the local engine only" in done.stderr
+    if not torch.cuda.is_available():
+        done = run("scan", listings[0], "--index", index_dir, "--out", out, "--device", "cuda")
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "device 'cuda' needs a CUDA GPU and a CUDA build of torch" in done.stderr

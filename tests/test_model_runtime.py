@@ -47,3 +47,35 @@ def test_exported_graph_is_cached_per_weights(images, tmp_path, monkeypatch):
 def test_unknown_runtime_is_one_sentence():
     with pytest.raises(VisionGuardError, match="unknown runtime 'tensorrt'; choose one of: onnx, torch"):
         create_model(BASELINE_MODEL, "tensorrt")
+
+
+def test_device_reaches_the_runners(images, monkeypatch):
+    """The device travels to every runner: ONNX Runtime providers, torch module placement."""
+    from visionguard.models import runtime
+
+    assert runtime.onnx_providers("cpu") == ["CPUExecutionProvider"]
+    assert runtime.onnx_providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    seen: list[str] = []
+    create = runtime.create_runner
+
+    def spy(runtime_name, module, input_shape, key, device="cpu"):
+        seen.append(device)
+        return create(runtime_name, module, input_shape, key, device)
+
+    monkeypatch.setattr("visionguard.models.base.create_runner", spy)
+    model = create_model(TRAINED_MODEL, "torch").use_device("cpu")
+    model.embed_with_products(images[:2])
+    model.embed_windows(images[:2], [crop_boxes(image.shape[1], image.shape[0]) for image in images[:2]])
+    assert seen == ["cpu"] * 3  # photo, logo trunk, logo tail
+    with pytest.raises(VisionGuardError, match="unknown device 'tpu'; choose one of: cpu, cuda"):
+        model.use_device("tpu")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("runtime_name", ["onnx", "torch"])
+def test_cuda_vectors_match_the_cpu(images, runtime_name):
+    cpu, gpu = create_model(TRAINED_MODEL, runtime_name), create_model(TRAINED_MODEL, runtime_name).use_device("cuda")
+    boxes = [crop_boxes(image.shape[1], image.shape[0]) for image in images]
+    assert np.min(np.sum(cpu.embed_windows(images, boxes) * gpu.embed_windows(images, boxes), axis=1)) > 0.999
+    for fast, reference in zip(gpu.embed_with_products(images), cpu.embed_with_products(images)):
+        assert np.min(np.sum(fast * reference, axis=1)) > 0.999

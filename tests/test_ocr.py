@@ -170,3 +170,12 @@ def test_coarse_detection_mistakes_are_one_sentence():
         ocr.EasyOcrEngine(detector="craft", coarse_side=480)
     with pytest.raises(VisionGuardError, match="coarse text-detection size must be between 32 and 959 pixels, not 960"):
         ocr.PpOcrDetector(coarse_side=960)
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_ocr_on_cuda_reads_the_same_words(ppocr_engine):
+    from visionguard.ocr import EasyOcrEngine
+    from visionguard.synth import photo, print_text
+
+    image = np.asarray(print_text(photo("coffee", (1600, 1200)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.7)))
+    assert [t.text for t in EasyOcrEngine(device="cuda").read(image)] == [t.text for t in ppocr_engine.read(image)]

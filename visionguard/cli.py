@@ -183,6 +183,10 @@ def scan(
         "(local engine; on 2 cores 2 workers ran 1.28x faster than 1, for ~450 MB more peak memory).",
     ),
     runtime: str = typer.Option("onnx", "--runtime", help=_RUNTIME_HELP),
+    device: str = typer.Option(
+        "cpu", "--device", help="cpu (the default), or cuda: run the embedding model and both OCR networks on a GPU "
+        "(needs a CUDA build of torch and onnxruntime-gpu; local engine only).",
+    ),
     ocr_detector: str = typer.Option(
         "ppocr",
         "--ocr-detector",
@@ -239,7 +243,8 @@ def scan(
         for part in (shard_paths(out) if shard_size else [out]) if resume else []:
             done |= finished_keys(part)
         options = dict(
-            ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, batch_size=batch_size, ocr_alternatives=ocr_alternatives, small_logos=small_logos
+            ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, batch_size=batch_size,
+            ocr_alternatives=ocr_alternatives, small_logos=small_logos, device=device,
         )
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
@@ -249,6 +254,8 @@ def scan(
         elif engine == "ray":
             from visionguard import ray_engine
 
+            if device != "cpu":
+                raise VisionGuardError(f"--device {device} runs with the local engine only; Ray workers scan on their CPUs")
             ray_engine.connect(address)
             results = ray_engine.scan_inputs(
                 inputs, index, skip=done, model=model, runtime=runtime, num_workers=num_workers, **options

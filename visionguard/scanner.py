@@ -22,6 +22,7 @@ from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_bor
 from visionguard.errors import DecodeError
 from visionguard.index import GalleryIndex
 from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
+from visionguard.models.runtime import check_device
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
@@ -49,6 +50,9 @@ class ScanOptions:
     #: Batches scanned at once, one thread each (see `Scanner.scan`); `Scanner.load` gives each
     #: its share of the cores. Measured on 2 cores: 2 workers 1.28x faster than 1, +450 MB peak RSS.
     workers: int = 1
+    #: "cpu", or "cuda" to run the embedding model and both OCR networks on a GPU (needs a CUDA
+    #: build of torch and onnxruntime-gpu; `models.runtime.check_device` says what is missing).
+    device: str = "cpu"
 
 
 @dataclass
@@ -70,8 +74,8 @@ class Scanner:
     ) -> None:
         index.check_model(model, index_dir)
         self.index = index
-        self.model = model
         self.options = options or ScanOptions()
+        self.model = model if model.device == self.options.device else model.use_device(self.options.device)
         if self.options.thresholds is None:
             self.options.thresholds = SearchThresholds.for_model(model)
         self._grid = SMALL_LOGO_GRID if self.options.small_logos else CROP_GRID
@@ -92,6 +96,7 @@ class Scanner:
         `runtime` runs the model on ONNX Runtime ("onnx", faster) or eager torch. With
         `workers=N`, torch's thread pool (which the model and OCR runtimes are sized from) is
         set to its share of the cores, for the whole process."""
+        check_device(options.get("device", "cpu"))  # before seconds of loading
         workers = int(options.get("workers", 1))
         if workers > 1:
             import torch
@@ -107,7 +112,9 @@ class Scanner:
         if self._ocr is None and self.options.ocr:
             from visionguard.ocr import EasyOcrEngine
 
-            self._ocr = EasyOcrEngine(detector=self.options.ocr_detector, coarse_side=self.options.ocr_coarse_side)
+            self._ocr = EasyOcrEngine(
+                detector=self.options.ocr_detector, coarse_side=self.options.ocr_coarse_side, device=self.options.device
+            )
         return self._ocr
 
     # -- public API --------------------------------------------------------------------

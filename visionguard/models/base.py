@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from visionguard.errors import VisionGuardError
-from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES, Runner, create_runner
+from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES, Runner, check_device, create_runner
 
 Box = tuple[int, int, int, int]
 
@@ -37,6 +37,7 @@ class EmbeddingModel(ABC):
     def __init__(self, checksum: str) -> None:
         self.checksum = checksum
         self.runtime = DEFAULT_RUNTIME
+        self.device = "cpu"
         self._runners: dict[tuple[str, tuple[int, ...]], Runner] = {}
 
     @abstractmethod
@@ -53,6 +54,12 @@ class EmbeddingModel(ABC):
         if runtime not in RUNTIMES:
             raise VisionGuardError(f"unknown runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}")
         self.runtime, self._runners = runtime, {}
+        return self
+
+    def use_device(self, device: str) -> EmbeddingModel:
+        """Run the networks on `device` ("cpu", the default, or "cuda"); one sentence if it cannot."""
+        check_device(device)
+        self.device, self._runners = device, {}
         return self
 
     def embed(self, images: Sequence[np.ndarray]) -> np.ndarray:
@@ -89,7 +96,7 @@ class EmbeddingModel(ABC):
         """The network on the chosen runtime, built once per input shape (ONNX graphs are static)."""
         if (network, input_shape) not in self._runners:
             key = f"{self.name}|{self.checksum}|{network}"
-            self._runners[network, input_shape] = create_runner(self.runtime, self._module(network), input_shape, key)
+            self._runners[network, input_shape] = create_runner(self.runtime, self._module(network), input_shape, key, self.device)
         return self._runners[network, input_shape]
 
     def _run(self, network: str, images: Sequence[np.ndarray]) -> list[np.ndarray]:
