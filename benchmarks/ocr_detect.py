@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/ocr_detect.py [--folder build/bench/1000] [--images 200] [--sweep]
 
-Runs PP-OCRv4's detector as shipped (`--ocr-detector ppocr`, the scan's default), its int8
+Runs PP-OCRv4's detector on ONNX Runtime (the baseline: the scan's engine before OpenVINO) and
+on OpenVINO (the scan's default since), its int8
 copy (`--ocr-detector ppocr-int8`, made by `visionguard.ocr.quantize_detector` on first use),
 and both coarse to fine (`--ocr-coarse-side 480`: text looked for at 480 px, then full-size
 detection around it only) on the same photos at the scan's 960 px, one thread each (as a
@@ -59,11 +60,15 @@ def main() -> None:
     photos = [np.asarray(Image.open(path).convert("RGB")) for path in files]
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+    ort = "onnxruntime"
     detectors = {
-        "ppocr (float)": PpOcrDetector(),
-        "ppocr-int8": PpOcrDetector(quantized=True),
-        "ppocr, coarse 480": PpOcrDetector(coarse_side=480),
-        "ppocr-int8, coarse 480": PpOcrDetector(quantized=True, coarse_side=480),
+        "ppocr, onnxruntime": PpOcrDetector(engine=ort),
+        "ppocr (openvino)": PpOcrDetector(),
+        "ppocr-int8, onnxruntime": PpOcrDetector(quantized=True, engine=ort),
+        "ppocr-int8 (openvino)": PpOcrDetector(quantized=True),
+        "ppocr, coarse 480, ort": PpOcrDetector(coarse_side=480, engine=ort),
+        "ppocr, coarse 480 (ov)": PpOcrDetector(coarse_side=480),
+        "ppocr-int8, coarse 480 (ov)": PpOcrDetector(quantized=True, coarse_side=480),
     }
     found, seconds = {}, {}
     for name, detector in detectors.items():
@@ -82,16 +87,17 @@ def main() -> None:
               f"{sum(map(len, found[name])):6d} {with_text:8d} {lost:5d} {new:5d}")
     print(f"lost: boxes of {base} without a partner of IoU >= 0.5; new: the other way round")
     if args.sweep:
-        network = detectors[base]._detector.infer
         rng = np.random.default_rng(0)
-        for side in (320, 480, 640, 800):
-            batch = rng.uniform(-1, 1, (1, 3, side, side)).astype(np.float32)
-            network(batch)
-            started = time.perf_counter()
-            for _ in range(5):
+        for name in ("ppocr, onnxruntime", "ppocr (openvino)"):
+            network = detectors[name]._detector.infer
+            for side in (320, 480, 640, 800):
+                batch = rng.uniform(-1, 1, (1, 3, side, side)).astype(np.float32)
                 network(batch)
-            ms = (time.perf_counter() - started) * 200
-            print(f"network alone at {side}x{side}: {ms:6.1f} ms, {ms / (side * side / 1e6):5.0f} ms per megapixel")
+                started = time.perf_counter()
+                for _ in range(5):
+                    network(batch)
+                ms = (time.perf_counter() - started) * 200
+                print(f"{name}: network alone at {side}x{side}: {ms:6.1f} ms, {ms / (side * side / 1e6):5.0f} ms per megapixel")
 
 
 if __name__ == "__main__":
