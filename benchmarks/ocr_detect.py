@@ -3,14 +3,14 @@
     .venv/bin/python benchmarks/ocr_detect.py [--folder build/bench/1000] [--images 200] [--sweep]
 
 Runs PP-OCRv4's detector on ONNX Runtime (the baseline: the scan's engine before OpenVINO) and
-on OpenVINO (the scan's default since), its int8
-copy (`--ocr-detector ppocr-int8`, made by `visionguard.ocr.quantize_detector` on first use),
+on OpenVINO (the scan's default since), its int8 copy (`--ocr-detector ppocr-int8`, made by
+`visionguard.ocr.quantize_detector` on first use),
 and both coarse to fine (`--ocr-coarse-side 480`: text looked for at 480 px, then full-size
 detection around it only) on the same photos at the scan's 960 px, one thread each (as a
 scan worker runs it), and prints milliseconds per image, the speed-up over the first, and how
 the boxes compare with the first's: its boxes without a partner of IoU >= 0.5, and new boxes.
-`--sweep` also times the bare network on square inputs of 320-800 px (the cost per megapixel
-is about constant: why a smaller first look pays). The detector is most of a scan's OCR time.
+`--sweep` also times the bare network on square inputs of 320-800 px, on both engines (the
+cost grows with the pixels: why a smaller first look pays). The detector is most of a scan's OCR time.
 Photos come from `scan_throughput.py` (800x800, ~60% with printed words). Not run in CI.
 Recall of whole scans: `benchmarks/eval_image_text.py --scan-options "--ocr-coarse-side 480"`.
 """

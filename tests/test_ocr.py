@@ -205,3 +205,28 @@ def test_ocr_on_cuda_reads_the_same_words(ppocr_engine):
 
     image = np.asarray(print_text(photo("coffee", (1600, 1200)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.7)))
     assert [t.text for t in EasyOcrEngine(device="cuda").read(image)] == [t.text for t in ppocr_engine.read(image)]
+
+
+def test_a_second_reader_withdraws_a_misread_name_and_keeps_a_printed_imitation(ppocr_engine):
+    """EasyOCR misreads some stylised wordmarks into imitations ("FUJHILM"); PP-OCR's
+    recogniser, asked about the flagged box only, reads the genuine name there and the flag
+    becomes a mention, while a printed "FUJIFLLM" is read as printed and stays flagged."""
+    from dataclasses import replace
+
+    from visionguard.gallery import Brand
+    from visionguard.synth import photo, print_text
+    from visionguard.text import BrandCatalog, TextMatcher
+
+    image = print_text(photo("coffee", (800, 600)), "FUJIFILM", height_fraction=0.08, centre=(0.5, 0.25))
+    image = np.asarray(print_text(image, "FUJIFLLM", height_fraction=0.08, centre=(0.5, 0.75)))
+    tokens = sorted(ppocr_engine.read(image), key=lambda token: token.box[1])
+    assert [token.text for token in tokens] == ["FUJIFILM", "FUJIFLLM"]
+    tokens[0] = replace(tokens[0], text="FUJHILM")  # the first reader's slip on a wordmark
+    matcher = TextMatcher(BrandCatalog([Brand("fujifilm", "Fujifilm", ("Fuji",)), Brand("nike", "Nike")]))
+    mentions, altered = matcher.match_tokens(tokens)
+    assert mentions == [] and [a.text for a in altered] == ["FUJHILM", "FUJIFLLM"]
+    assert altered[0].box == tokens[0].box
+
+    mentions, altered = matcher.confirm_altered(mentions, altered, lambda box: ppocr_engine.second_reader.read(image, box))
+    assert [(m.text, m.brand) for m in mentions] == [("FUJIFILM", "fujifilm")]
+    assert [(a.text, a.brand) for a in altered] == [("FUJIFLLM", "fujifilm")]

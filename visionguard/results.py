@@ -31,6 +31,9 @@ class AlteredName:
     kind: str  # e.g. "look-alike", "substitution", "transposition"
     changes: list[str]  # e.g. ["look-alike d->b"]
     score: float
+    #: Where it was read: the bounding box (x0, y0, x1, y1) of its OCR token(s); None for text
+    #: that did not come from a photo.
+    box: tuple[int, int, int, int] | None = None
 
 
 @dataclass

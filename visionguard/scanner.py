@@ -242,6 +242,10 @@ class Scanner:
                 return
             result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
             result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)
+            if result.altered:
+                result.mentions, result.altered = self.text_matcher.confirm_altered(
+                    result.mentions, result.altered, lambda box: self.ocr_engine.second_reader.read(item.image, box)
+                )
             if not self.options.ocr_alternatives:
                 for token in result.ocr:
                     token.alternatives = None
