@@ -270,3 +270,20 @@ def test_capitals_where_boxes_were_joined_are_word_starts_not_digits():
     tokens = [OcrToken("Deutsche", 0.69, (289, 429, 528, 516)), OcrToken("Bahn", 0.98, (517, 453, 661, 530))]
     mentions, altered = TextMatcher(catalog).match_tokens(tokens)
     assert [m.brand for m in mentions] == ["deutsche-bahn"] and altered == []
+
+
+def test_second_reader_settles_typos_but_not_lookalikes():
+    """A second OCR reader that reads the genuine name withdraws an imitation made of typos (the
+    first reader's slip on artwork) but not one made of look-alikes, which recognisers read through."""
+    box = (10, 10, 200, 60)
+    genuine = lambda _box: ("Samsung", 0.97)  # noqa: E731
+    mentions, altered = MATCHER.match_tokens([OcrToken("SMSUNG", 0.9, box)])
+    assert [(a.brand, a.box) for a in altered] == [("samsung", box)]
+    mentions, altered = MATCHER.confirm_altered(mentions, altered, genuine)
+    assert altered == [] and [(m.text, m.brand) for m in mentions] == [("Samsung", "samsung")]
+
+    lookalike = MATCHER.match_tokens([OcrToken("SAM5UNG", 0.9, box)])
+    assert lookalike[1][0].kind == "look-alike"
+    assert MATCHER.confirm_altered(*lookalike, genuine)[1] == lookalike[1]
+    faint = MATCHER.match_tokens([OcrToken("SMSUNG", 0.9, box)])
+    assert MATCHER.confirm_altered(*faint, lambda _box: ("Samsung", 0.5))[1] == faint[1]  # not sure enough

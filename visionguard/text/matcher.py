@@ -215,12 +215,14 @@ class TextMatcher:
         self, mentions: list[BrandMention], altered: list[AlteredName], reread: Callable[[tuple[int, int, int, int]], tuple[str, float]]
     ) -> tuple[list[BrandMention], list[AlteredName]]:
         """Ask a second OCR reader (`reread`: a box of the photo -> text, confidence) about each
-        imitation. Where it confidently reads the brand's own name in the same place, the first
-        reader slipped, as EasyOCR does on stylised wordmarks (FUJIFILM's logo read as "FUJHILM"),
-        and the imitation becomes a mention; otherwise it stands."""
+        imitation with a typo in it. Where it confidently reads the brand's own name in the same
+        place, the first reader slipped, as EasyOCR does on stylised wordmarks (FUJIFILM's logo
+        read as "FUJHILM"), and the imitation becomes a mention; otherwise it stands. Imitations
+        made only of look-alikes, separators or other scripts are not asked: recognisers are
+        trained to read through those ("Crunchyrol|" comes back as "Crunchyroll")."""
         kept: list[AlteredName] = []
         for found in altered:
-            if found.box is None:
+            if found.box is None or not _any_typo(found):
                 kept.append(found)
                 continue
             text, confidence = reread(found.box)
@@ -246,6 +248,11 @@ def _last_separator(text: str) -> str:
 
 
 _NOT_TYPOS = ("look-alike", "characters from another script", "separators", "brand name joined")
+
+
+def _any_typo(found: AlteredName) -> bool:
+    """At least one change is a typo (a letter missing, extra, swapped or replaced)."""
+    return any(not change.startswith(_NOT_TYPOS) for change in found.changes)
 
 
 def _typos_only(found: AlteredName) -> bool:
