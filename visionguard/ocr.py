@@ -15,6 +15,7 @@ import hashlib
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -388,6 +389,9 @@ class OpenVinoNetwork:
     """
 
     def __init__(self, path: Path, threads: int) -> None:
+        # `import openvino` sends a usage event through openvino-telemetry and writes a client ID
+        # under ~/intel; with that module hidden, openvino falls back to its own no-op stub.
+        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
         import openvino
 
         streams = max(1, len(os.sched_getaffinity(0)) // max(1, threads))  # = the scan's workers
