@@ -135,6 +135,9 @@ class TrainedLite0(EmbeddingModel):
 
     input_size = 128
     batch_size = 64
+    #: Photos per trunk pass in `embed_windows`: ONNX Runtime ran the 320 px trunk fastest a
+    #: photo or two at a time (its activations stay in cache; README, Performance).
+    trunk_batch_size = 2
 
     def __init__(self, weights: str | Path) -> None:
         from safetensors.torch import load_file
@@ -187,7 +190,7 @@ class TrainedLite0(EmbeddingModel):
                 by_size.setdefault(plan[0], []).append(i)
         span = self.input_size // TRUNK_STRIDE
         for size, members in by_size.items():
-            step = max(1, self.batch_size // 8)  # a photo at twice the window size: ~4 windows of activations
+            step = self.trunk_batch_size
             maps = self._run_batches("logo_trunk", [self._preprocess([images[i] for i in members[start : start + step]], size)
                                                     for start in range(0, len(members), step)])[0]
             picks = [(i, j, k, cell) for k, i in enumerate(members) for j, cell in enumerate(plans[i][1]) if cell is not None]
