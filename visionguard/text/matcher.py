@@ -210,7 +210,6 @@ class TextMatcher:
         altered = [a for a in altered if not (a.kind == "separators" and a.brand in mentioned)]
         return mentions, altered
 
-
     def confirm_altered(
         self, mentions: list[BrandMention], altered: list[AlteredName], reread: Callable[[tuple[int, int, int, int]], tuple[str, float]]
     ) -> tuple[list[BrandMention], list[AlteredName]]:
@@ -220,7 +219,7 @@ class TextMatcher:
         read as "FUJHILM"), and the imitation becomes a mention; otherwise it stands. Imitations
         made only of look-alikes, separators or other scripts are not asked: recognisers are
         trained to read through those ("Crunchyrol|" comes back as "Crunchyroll")."""
-        kept: list[AlteredName] = []
+        mentions, kept = list(mentions), []
         for found in altered:
             if found.box is None or not _any_typo(found):
                 kept.append(found)
