@@ -112,7 +112,7 @@ def naive_rate(files: list[Path], index_dir: Path) -> float:
     from visionguard.index import GalleryIndex
     from visionguard.ocr import EasyOcrEngine
 
-    reader = EasyOcrEngine(detector="craft").reader
+    reader = EasyOcrEngine(detector="craft", recognizer_runtime="torch").reader  # EasyOCR as installed
     index = GalleryIndex.load(index_dir)
     model = index.open_model(runtime="torch")  # the scan's model, eager
     started = time.perf_counter()

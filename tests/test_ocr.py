@@ -35,7 +35,7 @@ def test_empty_read():
 def craft_engine():
     from visionguard.ocr import EasyOcrEngine
 
-    return EasyOcrEngine(detector="craft")
+    return EasyOcrEngine(detector="craft", recognizer_runtime="torch")  # EasyOCR as installed: readtext works
 
 
 @pytest.fixture(scope="module")
@@ -74,6 +74,42 @@ def test_ppocr_detector_feeds_the_same_recogniser(ppocr_engine, craft_engine):
     assert ppocr_engine.read(np.full((600, 800, 3), 128, np.uint8)) == []
 
 
+def test_recogniser_on_onnx_runtime_is_easyocrs_float_model(ppocr_engine, craft_engine, tmp_path):
+    """The recogniser graph that our code exports computes EasyOCR's own forward pass on its
+    float weights, and ONNX Runtime gives the same logits; the words read match EasyOCR's
+    default CPU model (int8 LSTM in torch) on printed names and imitations."""
+    from pathlib import Path
+
+    import easyocr
+    import easyocr_en_models
+    import torch
+
+    from visionguard.ocr import EasyOcrEngine, _recognizer_graph
+    from visionguard.synth import photo, print_text
+
+    recognizer = EasyOcrEngine._make_reader(
+        easyocr, Path(easyocr_en_models.model_dir()), tmp_path, craft=False, gpu=False, quantize=False
+    ).recognizer.eval()  # EasyOCR hands its float model over in training mode
+    lines = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (2, 1, 64, 200)).astype(np.float32))
+    for width in (64, 200, 520):  # any width: the exported graph is not fixed to one
+        batch = torch.nn.functional.interpolate(lines, size=(64, width))
+        with torch.no_grad():
+            reference = recognizer(batch, None).numpy()
+            assert np.abs(_recognizer_graph(recognizer)(batch).numpy() - reference).max() < 1e-5
+        assert ppocr_engine._onnx_recognizer is not None
+        assert np.abs(ppocr_engine._onnx_recognizer(batch.numpy())[0] - reference).max() < 1e-3
+
+    image = photo("coffee", (1200, 900))
+    for i, word in enumerate(("SAMSUNG", "FUJIFLLM", "ADIBAS Original", "Nice Deal")):
+        image = print_text(image, word, height_fraction=0.06, centre=(0.5, 0.15 + 0.22 * i))
+    image = np.asarray(image)
+    read = sorted(ppocr_engine.read(image), key=lambda token: token.box[1])
+    assert [t.text for t in read] == ["SAMSUNG", "FUJIFLLM", "ADIBAS Original", "Nice Deal"]
+    torch_engine = EasyOcrEngine(detector="ppocr", recognizer_runtime="torch")
+    assert [t.text for t in sorted(torch_engine.read(image), key=lambda token: token.box[1])] == [t.text for t in read]
+    assert all(len(t.alternatives) == len(t.text) for t in read)
+
+
 def test_ppocr_reads_tilted_text_through_the_warped_path(ppocr_engine):
     from PIL import Image
 
@@ -110,6 +146,8 @@ def test_ocr_detector_mistakes_are_one_sentence(monkeypatch):
 
     with pytest.raises(VisionGuardError, match="unknown OCR detector 'tesseract'; choose one of: ppocr, ppocr-int8, craft"):
         ocr.EasyOcrEngine(detector="tesseract")
+    with pytest.raises(VisionGuardError, match="unknown recogniser runtime 'tflite'; choose one of: onnx, torch"):
+        ocr.EasyOcrEngine(recognizer_runtime="tflite")
     monkeypatch.setattr(ocr, "_PPOCR_DET_SHA256", "0" * 64)  # as if the installed file were altered
     with pytest.raises(VisionGuardError, match="fail their SHA-256 check; reinstall rapidocr-onnxruntime"):
         ocr.PpOcrDetector()

@@ -58,14 +58,19 @@ def check_device(device: str) -> None:
         )
 
 
-def create_runner(runtime: str, module: torch.nn.Module, input_shape: tuple[int, ...], key: str, device: str = "cpu") -> Runner:
+def create_runner(
+    runtime: str, module: torch.nn.Module, input_shape: tuple[int, ...], key: str, device: str = "cpu",
+    varying: tuple[dict[int, str], dict[int, str]] = ({}, {}),
+) -> Runner:
     """A runner for `module` on `runtime` and `device`; `input_shape` is one input without the
-    batch axis, (3, S, S) for images; `key` names the weights (e.g. name + checksum)."""
+    batch axis, (3, S, S) for images; `key` names the weights (e.g. name + checksum).
+    `varying`: axes besides the batch whose size changes from call to call, of the input and of
+    the outputs, e.g. ({3: "width"}, {1: "steps"}) for a text recogniser that reads lines of any width."""
     module.eval()  # a module left in training mode would update BatchNorm statistics as it runs
     if runtime == "torch":
         return _torch_runner(module, device)
     if runtime == "onnx":
-        return _onnx_runner(module, input_shape, key, device)
+        return _onnx_runner(module, input_shape, key, device, varying)
     raise VisionGuardError(f"unknown runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}")
 
 
@@ -86,10 +91,11 @@ def onnx_providers(device: str) -> list:
     return ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
 
 
-def _onnx_runner(module: torch.nn.Module, input_shape: tuple[int, ...], key: str, device: str) -> Runner:
+def _onnx_runner(module: torch.nn.Module, input_shape: tuple[int, ...], key: str, device: str,
+                 varying: tuple[dict[int, str], dict[int, str]]) -> Runner:
     import onnxruntime
 
-    path = _exported_graph(module.cpu(), input_shape, key, onnxruntime.__version__)
+    path = _exported_graph(module.cpu(), input_shape, key, onnxruntime.__version__, varying)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.inter_op_num_threads = 1
@@ -105,12 +111,15 @@ def _onnx_runner(module: torch.nn.Module, input_shape: tuple[int, ...], key: str
     return run
 
 
-def _exported_graph(module: torch.nn.Module, input_shape: tuple[int, ...], key: str, ort_version: str) -> Path:
+def _exported_graph(
+    module: torch.nn.Module, input_shape: tuple[int, ...], key: str, ort_version: str,
+    varying: tuple[dict[int, str], dict[int, str]] = ({}, {}),
+) -> Path:
     """The ONNX file of `module`, exported once per weights and library versions."""
     from visionguard import __version__  # the module code is part of the graph, not only the weights
 
     versions = f"visionguard {__version__}|torch {torch.__version__}|ort {ort_version}"
-    shape = "x".join(map(str, input_shape))
+    shape = "x".join(varying[0].get(axis + 1, str(size)) for axis, size in enumerate(input_shape))
     tag = hashlib.sha256(f"{key}|{shape}|{versions}".encode()).hexdigest()[:20]
     path = cache_dir() / "onnx" / f"{tag}.onnx"
     if path.is_file():
@@ -122,7 +131,7 @@ def _exported_graph(module: torch.nn.Module, input_shape: tuple[int, ...], key: 
     names = [f"output{i}" for i in range(len(outputs) if isinstance(outputs, tuple) else 1)]
     with warnings.catch_warnings():  # the exporter's notes on constant folding say nothing to a user
         warnings.simplefilter("ignore")
-        _export(module, example, buffer, names)
+        _export(module, example, buffer, names, varying)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.partial")
     partial.write_bytes(buffer.getvalue())
@@ -130,7 +139,8 @@ def _exported_graph(module: torch.nn.Module, input_shape: tuple[int, ...], key: 
     return path
 
 
-def _export(module: torch.nn.Module, example: torch.Tensor, buffer: io.BytesIO, names: list[str]) -> None:
+def _export(module: torch.nn.Module, example: torch.Tensor, buffer: io.BytesIO, names: list[str],
+            varying: tuple[dict[int, str], dict[int, str]]) -> None:
     torch.onnx.export(
         module,
         (example,),
@@ -138,6 +148,6 @@ def _export(module: torch.nn.Module, example: torch.Tensor, buffer: io.BytesIO, 
         dynamo=False,  # the TorchScript exporter: no onnxscript dependency, a plain static graph
         input_names=["images"],
         output_names=names,
-        dynamic_axes={"images": {0: "batch"}, **{name: {0: "batch"} for name in names}},
+        dynamic_axes={"images": {0: "batch", **varying[0]}, **{name: {0: "batch", **varying[1]} for name in names}},
         opset_version=17,
     )
