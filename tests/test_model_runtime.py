@@ -71,6 +71,37 @@ def test_device_reaches_the_runners(images, monkeypatch):
         model.use_device("tpu")
 
 
+def test_scan_workers_share_one_session_per_network(images, monkeypatch):
+    """Two scan workers starting together build each network's session once, not once each."""
+    import threading
+    import time
+
+    from visionguard.models import runtime
+
+    built: list[str] = []
+    create = runtime.create_runner
+
+    def slow(runtime_name, module, input_shape, key, device="cpu"):
+        built.append(key.rsplit("|", 1)[-1])
+        time.sleep(0.2)  # as long as a real session takes to build: the other worker arrives meanwhile
+        return create(runtime_name, module, input_shape, key, device)
+
+    monkeypatch.setattr("visionguard.models.base.create_runner", slow)
+    model = create_model(TRAINED_MODEL)
+    start = threading.Barrier(2)
+
+    def worker() -> None:
+        start.wait()
+        model.embed_with_products(images[:2])
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert built == ["photo"]
+
+
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("runtime_name", ["onnx", "torch"])
 def test_cuda_vectors_match_the_cpu(images, runtime_name):

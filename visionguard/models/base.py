@@ -8,6 +8,7 @@ model's name and checksum, so a scan never mixes vectors of two different models
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Sequence
@@ -39,6 +40,9 @@ class EmbeddingModel(ABC):
         self.runtime = DEFAULT_RUNTIME
         self.device = "cpu"
         self._runners: dict[tuple[str, tuple[int, ...]], Runner] = {}
+        # Scan workers share the model: without the lock both built the first batch's sessions
+        # (twice the start-up work and memory, one copy thrown away).
+        self._runners_lock = threading.Lock()
 
     @abstractmethod
     def logo_network(self) -> torch.nn.Module:
@@ -94,10 +98,11 @@ class EmbeddingModel(ABC):
 
     def _runner(self, network: str, input_shape: tuple[int, ...]) -> Runner:
         """The network on the chosen runtime, built once per input shape (ONNX graphs are static)."""
-        if (network, input_shape) not in self._runners:
-            key = f"{self.name}|{self.checksum}|{network}"
-            self._runners[network, input_shape] = create_runner(self.runtime, self._module(network), input_shape, key, self.device)
-        return self._runners[network, input_shape]
+        with self._runners_lock:
+            if (network, input_shape) not in self._runners:
+                key = f"{self.name}|{self.checksum}|{network}"
+                self._runners[network, input_shape] = create_runner(self.runtime, self._module(network), input_shape, key, self.device)
+            return self._runners[network, input_shape]
 
     def _run(self, network: str, images: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Batches of images through the chosen network; outputs concatenated."""
