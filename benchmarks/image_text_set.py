@@ -165,14 +165,16 @@ class Fonts:
 class Backgrounds:
     """Square 800x800 crops (random scale, offset and mirroring) of photos and wallpapers."""
 
-    def __init__(self, assets: Path) -> None:
+    def __init__(self, assets: Path, wallpaper_share: float = 0.25) -> None:
         from skimage import data
 
         self.photos = {name: Image.fromarray(getattr(data, name)()).convert("RGB") for name in PHOTO_NAMES}
-        self.wallpapers = {f"wallpaper:{p.stem}": Image.open(p).convert("RGB") for p in sorted(assets.glob("wallpapers/*.png"))}
+        wallpapers = sorted(p for p in assets.glob("wallpapers/*") if p.suffix.lower() in (".png", ".jpg"))
+        self.wallpapers = {f"wallpaper:{p.stem}": Image.open(p).convert("RGB") for p in wallpapers}
+        self.wallpaper_share = wallpaper_share
 
     def make(self, rng: random.Random) -> tuple[Image.Image, str]:
-        pool = self.wallpapers if self.wallpapers and rng.random() < 0.25 else self.photos
+        pool = self.wallpapers if self.wallpapers and rng.random() < self.wallpaper_share else self.photos
         name = rng.choice(sorted(pool))
         image = pool[name]
         side = round(min(image.size) * rng.uniform(0.55, 1.0))
@@ -290,11 +292,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-brands", type=int, default=60, help="size of the sub-catalogue (gallery)")
     parser.add_argument("--assets", type=Path, default=Path("build"), help="where fetch_fonts.sh put fonts/ and wallpapers/")
+    parser.add_argument(
+        "--wallpaper-share", type=float, default=0.25,
+        help="share of backgrounds taken from ASSETS/wallpapers/*.png|jpg rather than the scikit-image photos (1: wallpapers only)",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     lines = [json.loads(line) for line in args.set.read_text(encoding="utf-8").splitlines() if line.strip()]
     catalogue, items = lines[0]["catalogue"], [item for item in lines[1:] if item.get("label") in SHARES]
-    fonts, backgrounds = Fonts(args.assets), Backgrounds(args.assets)
+    fonts, backgrounds = Fonts(args.assets), Backgrounds(args.assets, args.wallpaper_share)
     drawable = [item for item in items if any(fonts.can_draw(p, item["text"]) for p in fonts.paths)]
     if len(drawable) < len(items):
         print(f"warning: left out {len(items) - len(drawable)} texts that no single font can draw "

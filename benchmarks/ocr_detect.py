@@ -5,8 +5,9 @@
 Runs PP-OCRv4's detector on ONNX Runtime (the baseline: the scan's engine before OpenVINO) and
 on OpenVINO (the scan's default since), its int8 copy (`--ocr-detector ppocr-int8`, made by
 `visionguard.ocr.quantize_detector` on first use),
-and both coarse to fine (`--ocr-coarse-side 480`: text looked for at 480 px, then full-size
-detection around it only) on the same photos at the scan's 960 px, one thread each (as a
+both coarse to fine (`--ocr-coarse-side 480`: text looked for at 480 px, then full-size
+detection around it only), and gated by the default model's text cells (`--text-cells`: full-size
+detection only around the trunk cells its probe marks; the probe's own time printed apart) on the same photos at the scan's 960 px, one thread each (as a
 scan worker runs it), and prints milliseconds per image, the speed-up over the first, and how
 the boxes compare with the first's: its boxes without a partner of IoU >= 0.5, and new boxes.
 `--sweep` also times the bare network on square inputs of 320-800 px, on both engines (the
@@ -44,6 +45,22 @@ def _unpartnered(boxes: list, others: list) -> int:
     return sum(1 for box in boxes if not any(_iou(box, other) >= 0.5 for other in others))
 
 
+def _text_cells(photos: list[np.ndarray]) -> tuple[list[np.ndarray], float]:
+    """Each photo's text cells from the default model (`--text-cells`), and the probe's own ms per photo."""
+    from visionguard.embed import crop_boxes
+    from visionguard.models import create_model
+    from visionguard.models.lite0_metric import _window_cells, text_cell_logits
+
+    model = create_model()
+    _, cells = model.embed_windows_and_text(photos, [crop_boxes(p.shape[1], p.shape[0]) for p in photos])
+    maps = [model.trunk_maps([p], _window_cells(p.shape, crop_boxes(p.shape[1], p.shape[0]), model.input_size)[0])[0] for p in photos[:20]]
+    weight, bias, _ = model.text_probe
+    started = time.perf_counter()
+    for trunk_map in maps:
+        text_cell_logits(trunk_map, weight, bias)
+    return cells, (time.perf_counter() - started) * 1000 / len(maps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folder", type=Path, default=ROOT / "build" / "bench" / "1000")
@@ -70,22 +87,28 @@ def main() -> None:
         "ppocr, coarse 480 (ov)": PpOcrDetector(coarse_side=480),
         "ppocr-int8, coarse 480 (ov)": PpOcrDetector(quantized=True, coarse_side=480),
     }
+    runs = {name: (lambda detector: lambda i: detector.detect(photos[i]))(detector) for name, detector in detectors.items()}
+    cells, probe_ms = _text_cells(photos)
+    runs["ppocr, text cells (ov)"] = lambda i: detectors["ppocr (openvino)"].detect(photos[i], text_cells=cells[i])
     found, seconds = {}, {}
-    for name, detector in detectors.items():
-        detector.detect(photos[0])  # warm-up
+    for name, run in runs.items():
+        run(0)  # warm-up
         started = time.perf_counter()
-        found[name] = [[_box(q) for q in detector.detect(photo)] for photo in photos]
+        found[name] = [[_box(q) for q in run(i)] for i in range(len(photos))]
         seconds[name] = time.perf_counter() - started
-    base = next(iter(detectors))
+    base = next(iter(runs))
     print(f"{len(photos)} photos from {args.folder}, 960 px, one thread")
     print(f"{'detector':24s} {'ms/image':>9s} {'speed-up':>9s} {'boxes':>6s} {'text in':>8s} {'lost':>5s} {'new':>5s}")
-    for name in detectors:
+    for name in runs:
         with_text = sum(1 for boxes in found[name] if boxes)
         lost = sum(_unpartnered(a, b) for a, b in zip(found[base], found[name]))
         new = sum(_unpartnered(b, a) for a, b in zip(found[base], found[name]))
         print(f"{name:24s} {seconds[name] * 1000 / len(photos):9.1f} {seconds[base] / seconds[name]:8.2f}x "
               f"{sum(map(len, found[name])):6d} {with_text:8d} {lost:5d} {new:5d}")
     print(f"lost: boxes of {base} without a partner of IoU >= 0.5; new: the other way round")
+    print(f"text cells: the default model's probe on the trunk maps the scan computes anyway: {probe_ms:.2f} ms per image "
+          f"(not in the row's time); {sum(1 for c in cells if not c.any())} photos with no cell marked, "
+          f"{np.mean([c.mean() for c in cells]):.3f} of cells marked")
     if args.sweep:
         rng = np.random.default_rng(0)
         for name in ("ppocr, onnxruntime", "ppocr (openvino)"):

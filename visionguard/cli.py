@@ -198,6 +198,10 @@ def scan(
         0, "--ocr-coarse-side", min=0, help="With a ppocr detector: look for text on the photo shrunk to N pixels first and "
         "run the full-size detector only around what it finds (0: one full-size pass).",
     ),
+    text_cells: bool = typer.Option(
+        False, "--text-cells", help="Run the text detector only around the cells where the model's text-cell probe "
+        "(a linear probe on the logo trunk's map, computed anyway) sees possible text, and skip it on photos where it sees none.",
+    ),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."
     ),
@@ -243,7 +247,7 @@ def scan(
         for part in (shard_paths(out) if shard_size else [out]) if resume else []:
             done |= finished_keys(part)
         options = dict(
-            ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, batch_size=batch_size,
+            ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, text_cells=text_cells, batch_size=batch_size,
             ocr_alternatives=ocr_alternatives, small_logos=small_logos, device=device,
         )
         if engine == "local":

@@ -31,6 +31,9 @@ class ImageEmbedding:
     crops: np.ndarray  # (n_crops, dim) logo space
     boxes: list[Box]
     product: np.ndarray  # (product_dim,) whole photo in the near-duplicate space
+    #: (rows, cols) bools over the photo: cells where the model's text-cell probe sees possible
+    #: text (the OCR gate, `--text-cells`); None when the model cannot tell.
+    text_cells: np.ndarray | None = None
 
 
 def crop_boxes(width: int, height: int, grid: Grid = CROP_GRID) -> list[Box]:
@@ -78,9 +81,9 @@ def embed_images(model: EmbeddingModel, images: list[np.ndarray], grid: Grid = C
     photos (logo and product spaces) and one over all their crop windows."""
     boxes = [crop_boxes(image.shape[1], image.shape[0], grid) if min(image.shape[:2]) >= 64 else [] for image in images]
     wholes, products = model.embed_with_products([trim_border(image) for image in images])
-    crop_vectors = model.embed_windows(images, boxes)
+    crop_vectors, text_cells = model.embed_windows_and_text(images, boxes)
     starts = np.cumsum([0] + [len(windows) for windows in boxes])
     return [
-        ImageEmbedding(whole=wholes[i], crops=crop_vectors[starts[i] : starts[i + 1]], boxes=boxes[i], product=products[i])
+        ImageEmbedding(whole=wholes[i], crops=crop_vectors[starts[i] : starts[i + 1]], boxes=boxes[i], product=products[i], text_cells=text_cells[i])
         for i in range(len(images))
     ]

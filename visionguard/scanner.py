@@ -19,7 +19,7 @@ import numpy as np
 
 from visionguard.decode import ImageInput, decode
 from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_border
-from visionguard.errors import DecodeError
+from visionguard.errors import DecodeError, VisionGuardError
 from visionguard.index import GalleryIndex
 from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
 from visionguard.models.runtime import check_device
@@ -40,6 +40,10 @@ class ScanOptions:
     #: With a ppocr detector: find text regions on the photo shrunk to this many pixels first,
     #: then detect at full size only there (`PpOcrDetector`); 0 or None: one full-size pass.
     ocr_coarse_side: int | None = None
+    #: With a ppocr detector: detect text only around the cells where the embedding model's
+    #: text-cell probe (`training.text_cells`) sees possible text, and not at all on photos
+    #: where it sees none. Needs a model with a probe (the default one has one).
+    text_cells: bool = False
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
     ocr_alternatives: bool = False
@@ -59,6 +63,7 @@ class ScanOptions:
 class _Item:
     result: ScanResult
     image: np.ndarray | None = None
+    text_cells: np.ndarray | None = None  # where the model's probe sees possible text
 
 
 class Scanner:
@@ -79,6 +84,11 @@ class Scanner:
         if self.options.thresholds is None:
             self.options.thresholds = SearchThresholds.for_model(model)
         self._grid = SMALL_LOGO_GRID if self.options.small_logos else CROP_GRID
+        if self.options.text_cells and self.options.ocr:
+            if getattr(model, "text_probe", None) is None:
+                raise VisionGuardError(f"model '{model.name}' has no text-cell probe; scan without --text-cells or train one (training.text_cells)")
+            if self.options.ocr_detector == "craft" or self.options.ocr_coarse_side:
+                raise VisionGuardError("--text-cells needs a ppocr detector at full size (not craft, not --ocr-coarse-side)")
         self.catalog = BrandCatalog(index.brands.values())
         self.text_matcher = TextMatcher(self.catalog)
         self.brand_names = {b.id: b.name for b in index.brands.values()}
@@ -203,11 +213,15 @@ class Scanner:
         try:
             embeddings = embed_images(self.model, [item.image for item in items], self._grid)
             matches: list[VisualMatch | None] = search_gallery(self.index, embeddings, self.options.thresholds)
+            for item, embedding in zip(items, embeddings):
+                item.text_cells = embedding.text_cells
         except Exception:  # noqa: BLE001 - retry one by one so a single odd image fails alone
             matches = []
             for item in items:
                 try:
-                    matches += search_gallery(self.index, embed_images(self.model, [item.image], self._grid), self.options.thresholds)
+                    embeddings = embed_images(self.model, [item.image], self._grid)
+                    matches += search_gallery(self.index, embeddings, self.options.thresholds)
+                    item.text_cells = embeddings[0].text_cells
                 except Exception as error:  # noqa: BLE001
                     item.result = ScanResult.failed(
                         item.result.path, f"embedding failed: {type(error).__name__}: {error}", item.result.listing
@@ -236,7 +250,8 @@ class Scanner:
         if self.options.ocr:
             started = time.perf_counter()
             try:
-                result.ocr = self.ocr_engine.read(item.image)
+                gate = item.text_cells if self.options.text_cells else None  # None: no map, the whole photo
+                result.ocr = self.ocr_engine.read(item.image, text_cells=gate)
             except Exception as error:  # noqa: BLE001
                 item.result = ScanResult.failed(result.path, f"OCR failed: {type(error).__name__}: {error}", result.listing)
                 return

@@ -89,6 +89,11 @@ class EmbeddingModel(ABC):
         crops = [image[y0:y1, x0:x1] for image, windows in zip(images, boxes) for x0, y0, x1, y1 in windows]
         return self.embed(crops)
 
+    def embed_windows_and_text(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> tuple[np.ndarray, list[np.ndarray | None]]:
+        """`embed_windows`, and for each image the cells that may hold text (rows x columns of
+        bools over the image) where the model can tell from the same pass; None here."""
+        return self.embed_windows(images, boxes), [None] * len(images)
+
     def _module(self, name: str) -> torch.nn.Module:
         """The torch module behind a runner name: "logo" or "photo" here; subclasses add theirs."""
         module = self.logo_network() if name == "logo" else self.photo_network() if name == "photo" else None

@@ -22,8 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -36,6 +36,8 @@ TRUNK_STRIDE = 16  # one cell of the trunk's feature map covers 16x16 input pixe
 #: How far (in cells) a window may sit from the cell lattice and still share the trunk pass.
 CELL_TOLERANCE = 0.15
 WEIGHTS_DIR = "weights"
+#: The text-cell probe of a model (`training.text_cells`) lives beside its weights under this suffix.
+TEXT_CELLS_SUFFIX = ".text-cells.safetensors"
 
 
 def imagenet_lite0() -> tuple[nn.Module, str]:
@@ -165,6 +167,7 @@ class TrainedLite0(EmbeddingModel):
             raise VisionGuardError(f"model weights '{weights}' lack {len(missing)} tensors (e.g. {sorted(missing)[0]})")
         self.network.load_state_dict(state, strict=False)
         self.network.eval()
+        self.text_probe = _load_text_probe(weights, card.get("text_cells"))
 
     @property
     def thresholds(self) -> dict:
@@ -177,12 +180,24 @@ class TrainedLite0(EmbeddingModel):
         return self.network  # logo and product vectors of whole photos from one trunk pass
 
     def embed_windows(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> np.ndarray:
+        return self.embed_windows_and_text(images, boxes)[0]
+
+    def trunk_maps(self, images: Sequence[np.ndarray], size: tuple[int, int]) -> np.ndarray:
+        """The logo trunk's feature maps (N, 112, rows, cols) of photos resized to `size`."""
+        step = self.trunk_batch_size
+        batches = [self._preprocess(images[start : start + step], size) for start in range(0, len(images), step)]
+        return self._run_batches("logo_trunk", batches)[0]
+
+    def embed_windows_and_text(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """Windows on a lattice of trunk cells (the scan's 3x3 grid of half-size windows) share
         one trunk pass: the photo is resized so that a window spans `input_size` pixels, the
         trunk runs once on it, and the logo tail runs on each window's cells of the feature
         map. Nine overlapping windows then cost about four windows' trunk work, and a window's
-        edge cells see the photo around it instead of padding. Other windows are cut out."""
+        edge cells see the photo around it instead of padding. Other windows are cut out.
+        With a text-cell probe, the trunk's map also says which cells may hold text (a bool
+        array over the photo, rows x columns; None where there is no map or no probe)."""
         vectors = [np.zeros((len(windows), self.dim), np.float32) for windows in boxes]
+        text_cells: list[np.ndarray | None] = [None] * len(images)
         plans = [_window_cells(image.shape, windows, self.input_size) for image, windows in zip(images, boxes)]
         by_size: dict[tuple[int, int], list[int]] = {}
         for i, plan in enumerate(plans):
@@ -190,9 +205,11 @@ class TrainedLite0(EmbeddingModel):
                 by_size.setdefault(plan[0], []).append(i)
         span = self.input_size // TRUNK_STRIDE
         for size, members in by_size.items():
-            step = self.trunk_batch_size
-            trunk_batches = [self._preprocess([images[i] for i in members[start : start + step]], size) for start in range(0, len(members), step)]
-            maps = self._run_batches("logo_trunk", trunk_batches)[0]
+            maps = self.trunk_maps([images[i] for i in members], size)
+            if self.text_probe is not None:
+                weight, bias, threshold = self.text_probe
+                for k, i in enumerate(members):
+                    text_cells[i] = text_cell_logits(maps[k], weight, bias) > threshold
             picks = [(i, j, k, cell) for k, i in enumerate(members) for j, cell in enumerate(plans[i][1]) if cell is not None]
             cells = np.stack([maps[k, :, row : row + span, col : col + span] for _, _, k, (col, row) in picks])
             tails = self._run_batches("logo_tail", [cells[start : start + self.batch_size] for start in range(0, len(cells), self.batch_size)])[0]
@@ -205,7 +222,7 @@ class TrainedLite0(EmbeddingModel):
             for j in range(len(windows)):
                 if plan is None or plan[1][j] is None:
                     vectors[i][j], start = cut[start], start + 1
-        return np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+        return (np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)), text_cells
 
     def _module(self, name: str) -> nn.Module:
         if name == "logo_trunk":
@@ -213,6 +230,31 @@ class TrainedLite0(EmbeddingModel):
         if name == "logo_tail":
             return _LogoTail(self.network).eval()
         return super()._module(name)
+
+
+def text_cell_logits(cells: np.ndarray, weight: np.ndarray, bias: float) -> np.ndarray:
+    """The text-cell probe on one trunk map (C, rows, cols): weight[0] . cell + weight[1] . mean of
+    its 3x3 neighbourhood (edges: the cells that exist) + bias, as (rows, cols) logits. The
+    neighbourhood's mean of a projection is the projection of the mean: two dot products and a box filter."""
+    own = np.tensordot(weight[0], cells, axes=1)
+    around = np.tensordot(weight[1], cells, axes=1)
+    window = dict(ddepth=-1, ksize=(3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT)
+    total, count = cv2.boxFilter(around, **window), cv2.boxFilter(np.ones_like(around), **window)
+    return own + total / count + bias
+
+
+def _load_text_probe(weights: Path, entry: dict | None) -> tuple[np.ndarray, float, float] | None:
+    """(weight, bias, logit threshold) of the model's text-cell probe; None when it has none."""
+    if not entry:
+        return None
+    path = weights.with_name(entry["file"])
+    if not path.is_file() or file_sha256(path) != entry["sha256"]:
+        raise VisionGuardError(f"the text-cell probe '{path.name}' of model '{weights.name}' is missing or differs from its card")
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(path))
+    threshold = float(tensors["threshold"][0])
+    return tensors["weight"].astype(np.float32), float(tensors["bias"][0]), float(np.log(threshold / (1 - threshold)))
 
 
 def _window_cells(shape: tuple[int, ...], windows: Sequence[Box], size: int) -> tuple[tuple[int, int], list[tuple[int, int] | None]] | None:
