@@ -144,3 +144,19 @@ def test_device_option_is_checked_before_loading(index_dir, listings, tmp_path):
         done = run("scan", listings[0], "--index", index_dir, "--out", out, "--device", "cuda")
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert "device 'cuda' needs a CUDA GPU and a CUDA build of torch" in done.stderr
+
+
+def test_text_cells_scan_reads_the_listings_like_the_full_pass(index_dir, listings, listing_results, tmp_path):
+    """--text-cells on the generated listings: the same brands mentioned and flagged as the default scan."""
+    folder, _ = listings
+    out = tmp_path / "r.jsonl"
+    done = run("scan", folder, "--index", index_dir, "--out", out, "--text-cells", "--no-summary")
+    assert done.returncode == 0, done.stderr
+    gated = {r["path"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(gated) == set(listing_results)
+    for path, full in listing_results.items():
+        assert gated[path]["status"] == full.status
+        assert sorted(a["brand"] for a in gated[path]["altered"]) == sorted(a.brand for a in full.altered), path
+        assert sorted(m["brand"] for m in gated[path]["mentions"]) == sorted(m.brand for m in full.mentions), path
+    done = run("scan", folder, "--index", index_dir, "--out", tmp_path / "s.jsonl", "--text-cells", "--ocr-coarse-side", "480")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "--text-cells needs a ppocr detector at full size" in done.stderr
