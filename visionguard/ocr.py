@@ -262,7 +262,8 @@ class PpOcrDetector:
     CRAFT on this CPU with ONNX Runtime, about 1.5x more on OpenVINO. `quantized`: an int8 copy of it
     (`quantize_detector`), made once per installation and cached. `coarse_side`: find text
     regions on the image shrunk to this size first, then run the detector at full size on those
-    regions only (`detect`)."""
+    regions only (`detect`; `detect(..., text_cells=...)` takes the regions from the embedding
+    model's text-cell probe instead)."""
 
     def __init__(
         self, max_side: int = 960, quantized: bool = False, coarse_side: int | None = None, device: str = "cpu",
@@ -301,8 +302,9 @@ class PpOcrDetector:
         """4-point text boxes (top-left first, clockwise) in the RGB image's pixel coordinates,
         found on the image shrunk to `max_side` (default: the detector's own size, coarse to
         fine when the detector has a `coarse_side`). `text_cells` (rows x columns of bools over
-        the image, from the embedding model's text-cell probe): detect at full size only
-        around the cells that may hold text, and not at all when none may."""
+        the image, from the embedding model's text-cell probe): detect at full size only on
+        bands around the rows of cells that may hold text (`_cell_regions`), and not at all
+        when none may."""
         if text_cells is not None:
             height, width = image.shape[:2]
             return self._detect_in_regions(image, _cell_regions(text_cells, width, height)) if text_cells.any() else []
