@@ -64,3 +64,22 @@ def listings(tmp_path_factory, gallery_dir):
 def listing_results(scanner, listings):
     folder, _ = listings
     return {result.path: result for result in scanner.scan_folder(folder)}
+
+
+@pytest.fixture
+def detector_passes(monkeypatch):
+    """`detector_passes(ppocr_detector)` -> a list that records the pixels of every pass the
+    detector's network makes from then on (how much of a photo a gated detection looked at)."""
+
+    def watch(detector) -> list[int]:
+        seen: list[int] = []
+        run = detector._boxes
+
+        def counted(picture, postprocess):
+            seen.append(picture.shape[0] * picture.shape[1])
+            return run(picture, postprocess)
+
+        monkeypatch.setattr(detector, "_boxes", counted)
+        return seen
+
+    return watch

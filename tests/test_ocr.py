@@ -186,22 +186,14 @@ def coarse_engine():
     return EasyOcrEngine(detector="ppocr", coarse_side=480)
 
 
-def test_coarse_to_fine_detection_reads_the_same_words_from_a_fraction_of_the_pixels(coarse_engine, ppocr_engine, monkeypatch):
+def test_coarse_to_fine_detection_reads_the_same_words_from_a_fraction_of_the_pixels(coarse_engine, ppocr_engine, detector_passes):
     """Text found on the photo shrunk to 480 px, then detected at full size only around it:
     the same words as one full-size pass, the detector seeing fewer pixels (here ~60%)."""
     from visionguard.synth import photo, print_text
 
     image = print_text(photo("coffee", (1600, 1200)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.7))
     image = np.asarray(print_text(image, "NIKF", height_fraction=0.08, centre=(0.75, 0.2)))
-    detector = coarse_engine._ppocr
-    seen: list[int] = []
-    run = detector._boxes
-
-    def counted(picture, postprocess):
-        seen.append(picture.shape[0] * picture.shape[1])
-        return run(picture, postprocess)
-
-    monkeypatch.setattr(detector, "_boxes", counted)
+    seen = detector_passes(coarse_engine._ppocr)
     tokens = coarse_engine.read(image)
     assert sorted(t.text for t in tokens) == sorted(t.text for t in ppocr_engine.read(image)) == ["ADIBAS Original", "NIKF"]
     full_pass = 960 * 720  # OCR shrinks 1600x1200 to 1280x960, the detector works at 960 px

@@ -34,7 +34,7 @@ def _cells_of(box, shape, cells):
     return mask
 
 
-def test_the_probe_marks_printed_words_and_the_gated_detector_reads_them(model, ppocr_engine, monkeypatch):
+def test_the_probe_marks_printed_words_and_the_gated_detector_reads_them(model, ppocr_engine, detector_passes):
     from visionguard.synth import photo, print_text
 
     image = print_text(photo("brick", (800, 800)), "ADIBAS Original", height_fraction=0.06, centre=(0.3, 0.15))
@@ -47,15 +47,7 @@ def test_the_probe_marks_printed_words_and_the_gated_detector_reads_them(model, 
         assert (cells & _cells_of(token.box, image.shape, cells)).any()
     assert cells.mean() < 0.5
 
-    detector = ppocr_engine._ppocr
-    seen: list[int] = []
-    run = detector._boxes
-
-    def counted(picture, postprocess):
-        seen.append(picture.shape[0] * picture.shape[1])
-        return run(picture, postprocess)
-
-    monkeypatch.setattr(detector, "_boxes", counted)
+    seen = detector_passes(ppocr_engine._ppocr)
     gated = ppocr_engine.read(image, text_cells=cells)
     assert sorted(t.text for t in gated) == ["ADIBAS Original", "NIKF"]
     assert 0 < sum(seen) < 0.6 * 800 * 800  # the detector saw a fraction of the photo
