@@ -3,8 +3,8 @@
 The scan already runs the logo trunk over every photo (the shared crop-window pass: a 20x20
 map of 112-channel cells). A linear probe on those cells, taught by PP-OCRv4's detector run at
 full size on the same photos, says which cells may hold text; with `--text-cells` the scan
-runs the detector only around those cells, and not at all on a photo without any. The
-detector is ~60% of a photo's work; the probe costs nothing measurable.
+runs the detector only on full-width bands around the rows of those cells, and not at all on a
+photo without any. Detection is over half of a scan's work per photo; the probe takes 0.05 ms.
 
     .venv/bin/python -m training.text_cells --photos DIR [DIR ...] [--model WEIGHTS.safetensors]
 
@@ -66,6 +66,8 @@ def extract(model: TrainedLite0, folder: Path, cache: Path) -> tuple[np.ndarray,
         boxes.append(np.array([[q[:, 0].min() / width, q[:, 1].min() / height, q[:, 0].max() / width, q[:, 1].max() / height] for q in quads], np.float32).reshape(-1, 4))
         if i % 200 == 0:
             print(f"  {folder}: {i} of {len(files)} photos, {time.perf_counter() - started:.0f} s", flush=True)
+    if not maps:
+        raise SystemExit(f"no photos the scan can map (.jpg, .jpeg, .png) in {folder}")
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(target, maps=np.stack(maps), boxes=np.concatenate(boxes), counts=np.array([len(b) for b in boxes]), names=np.array([str(p) for p in files]), model=model.checksum)
     return np.stack(maps).astype(np.float32), boxes

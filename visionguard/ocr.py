@@ -158,8 +158,8 @@ class EasyOcrEngine:
 
     def read(self, image: np.ndarray, text_cells: np.ndarray | None = None) -> list[OcrToken]:
         """All text boxes in an RGB image, with boxes in the image's own pixel coordinates;
-        with `text_cells` (the embedding's text-cell probe, a ppocr detector) only those around
-        the marked cells.
+        with `text_cells` (the embedding's text-cell probe, a ppocr detector) only those on
+        bands around the rows of marked cells.
 
         Same detector and recogniser settings as EasyOCR's `readtext` on the CPU (one box at a
         time, a contrast-boosted second try below 0.1 confidence), but the recogniser's
@@ -551,7 +551,7 @@ def _cell_regions(text_cells: np.ndarray, width: int, height: int) -> list[tuple
     row up and down, touching bands joined. Full width because a line of text runs sideways
     past the cells the probe marks, and because the detector draws the same boxes on a band as
     on the whole photo where a tighter crop shrinks them by a pixel or so (on 200 bench photos:
-    133 vs 88 of 187 boxes exactly the same), and the recogniser reads a box 2 px tighter
+    133 vs 88 of 187 boxes exactly the same), and the recogniser reads a box 1-2 px tighter
     differently ("SAMSUNG" as "ShMSUnG")."""
     rows = text_cells.shape[0]
     marked = cv2.dilate(text_cells.any(axis=1).astype(np.uint8)[:, None], np.ones((3, 1), np.uint8))[:, 0] > 0

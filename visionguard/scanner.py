@@ -40,9 +40,9 @@ class ScanOptions:
     #: With a ppocr detector: find text regions on the photo shrunk to this many pixels first,
     #: then detect at full size only there (`PpOcrDetector`); 0 or None: one full-size pass.
     ocr_coarse_side: int | None = None
-    #: With a ppocr detector: detect text only around the cells where the embedding model's
-    #: text-cell probe (`training.text_cells`) sees possible text, and not at all on photos
-    #: where it sees none. Needs a model with a probe (the default one has one).
+    #: With a ppocr detector at full size: detect text only on full-width bands around the rows
+    #: where the embedding model's text-cell probe (`training.text_cells`) sees possible text,
+    #: and not at all on photos where it sees none. Needs a model with a probe (the default has one).
     text_cells: bool = False
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
