@@ -87,6 +87,20 @@ def test_transparency_is_flattened_on_white():
     assert decode(image)[0, 0].tolist() == [255, 255, 255]
 
 
+def test_near_white_content_is_flattened_on_black():
+    """A white mark on transparency keeps its shape (on white it would vanish); a coloured one
+    is still shown on white."""
+    image = Image.new("RGBA", (40, 20), (0, 0, 0, 0))
+    image.paste((250, 250, 250, 255), (10, 5, 30, 15))
+    white_mark = decode(image)
+    assert white_mark[0, 0].tolist() == [0, 0, 0] and white_mark[10, 20].tolist() == [250, 250, 250]
+    image.paste((200, 20, 20, 255), (10, 5, 30, 15))
+    assert decode(image)[0, 0].tolist() == [255, 255, 255]
+    rgba = np.zeros((20, 40, 4), np.uint8)
+    rgba[5:15, 10:30] = 255
+    assert decode(rgba)[0, 0].tolist() == [0, 0, 0]
+
+
 def test_animated_gif_uses_first_frame():
     frames = [Image.new("RGB", (8, 8), (255, 0, 0)), Image.new("RGB", (8, 8), (0, 0, 255))]
     buffer = io.BytesIO()

@@ -112,9 +112,16 @@ def test_index_built_with_a_model_file_needs_that_file_to_scan(index_dir, tmp_pa
 
 def test_display_name_defaults_to_folder_name(tmp_path):
     (tmp_path / "g" / "louis_vuitton-paris").mkdir(parents=True)
-    Image.new("RGB", (64, 64), (120, 60, 20)).save(tmp_path / "g" / "louis_vuitton-paris" / "a.png")
+    _mark((120, 60, 20)).save(tmp_path / "g" / "louis_vuitton-paris" / "a.png")
     index = build_index(tmp_path / "g", tmp_path / "i")
     assert index.brands["louis_vuitton-paris"].name == "louis vuitton paris"
+
+
+def _mark(colour: tuple[int, int, int]) -> Image.Image:
+    """A small gallery image: a coloured square on white (a single colour would be skipped as blank)."""
+    image = Image.new("RGB", (64, 64), (255, 255, 255))
+    image.paste(colour, (16, 16, 48, 48))
+    return image
 
 
 def _gallery(tmp_path, brands: dict[str, int]):
@@ -122,7 +129,7 @@ def _gallery(tmp_path, brands: dict[str, int]):
     for brand, count in brands.items():
         (root / brand).mkdir(parents=True)
         for k in range(count):
-            Image.new("RGB", (64, 64), (k * 40, 100, 200)).save(root / brand / f"{k}.png")
+            _mark((k * 40, 100, 200)).save(root / brand / f"{k}.png")
     return root
 
 
@@ -143,7 +150,7 @@ def test_gallery_without_readable_images(tmp_path):
     root = tmp_path / "gallery"
     (root / "acme").mkdir(parents=True)
     (root / "acme" / "broken.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(GalleryError, match="no readable image"):
+    with pytest.raises(GalleryError, match="no usable image"):
         build_index(root, tmp_path / "out")
 
 
@@ -152,6 +159,32 @@ def test_unreadable_gallery_images_are_skipped_and_recorded(tmp_path):
     (root / "acme" / "broken.jpg").write_bytes(b"not a jpeg")
     index = build_index(root, tmp_path / "out")
     assert len(index) == 2 and index.skipped[0]["path"] == "acme/broken.jpg"
+
+
+def test_blank_gallery_images_are_skipped_and_recorded(tmp_path):
+    """A one-colour reference (a white logo saved on white, an empty canvas) would match every
+    plain patch of every listing; it is skipped with its reason, the rest is indexed."""
+    root = _gallery(tmp_path, {"acme": 1})
+    Image.new("RGB", (64, 64), (255, 255, 255)).save(root / "acme" / "white.png")
+    noisy = np.clip(np.random.default_rng(0).normal(128, 1.5, (64, 64, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(noisy).save(root / "acme" / "grey.jpg", quality=60)
+    index = build_index(root, tmp_path / "out")
+    assert len(index) == 1
+    assert {item["path"]: item["error"] for item in index.skipped} == {
+        "acme/white.png": "blank image (a single colour): nothing to recognise",
+        "acme/grey.jpg": "blank image (a single colour): nothing to recognise",
+    }
+
+
+def test_white_logo_on_transparent_png_is_indexed_as_a_logo(tmp_path):
+    """Press kits ship white logos on transparent PNGs; flattened on white they would be blank."""
+    root = tmp_path / "gallery"
+    (root / "acme").mkdir(parents=True)
+    logo = Image.new("RGBA", (96, 64), (0, 0, 0, 0))
+    logo.paste((255, 255, 255, 255), (20, 16, 76, 48))
+    logo.save(root / "acme" / "white-on-transparent.png")
+    index = build_index(root, tmp_path / "out")
+    assert len(index) == 1 and not index.skipped
 
 
 def test_bad_brands_json(tmp_path):

@@ -42,6 +42,17 @@ def test_views_are_model_sized_and_seeded(demo_logos, photos):
         assert data.gallery_view(logo, style, 64).shape == (64, 64, 3)
 
 
+def test_gallery_views_of_a_white_brand_are_not_blank():
+    """simple-icons gives some brands white as their colour; drawn on white, the "colour"
+    gallery view was a blank image that matched a quarter of all logo-free photos."""
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 8:56] = 255
+    logo = data._glyph("whitebrand", mask, (255, 255, 255))
+    for style in data.GALLERY_STYLES:
+        view = data.gallery_view(logo, style, 64)
+        assert np.percentile(view, 99) - np.percentile(view, 1) > 100, style
+
+
 def test_listing_logo_covers_the_asked_width(photos):
     mask = np.full((50, 100), 255, np.uint8)
     logo = data._glyph("box", mask, (255, 0, 0))

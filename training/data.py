@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from visionguard.decode import decode
+from visionguard.decode import LIGHT_CONTENT, decode
 from visionguard.sources import is_image_name
 
 #: scikit-image samples in colour (public domain / CC0), used as backgrounds.
@@ -173,9 +173,11 @@ def split_photos(photos: list[np.ndarray], every: int = 5) -> tuple[list[np.ndar
 
 
 def gallery_view(logo: Logo, style: str, size: int = 256) -> np.ndarray:
-    """A clean gallery image as users make them: the logo on white, or on a brand plate."""
+    """A clean gallery image as users make them: the logo on white (on black when the brand
+    colour is near-white: white on white was a blank image), or on a brand plate."""
     if style == "colour" or not logo.recolourable:
-        mark, background = _coloured(logo, logo.colour), (255, 255, 255)
+        light = float(np.dot(logo.colour, (0.299, 0.587, 0.114))) >= LIGHT_CONTENT
+        mark, background = _coloured(logo, logo.colour), (0, 0, 0) if light else (255, 255, 255)
     elif style == "black":
         mark, background = _coloured(logo, (0, 0, 0)), (255, 255, 255)
     else:  # plate: white mark on the brand colour (or black on a light brand colour)

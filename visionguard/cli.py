@@ -108,7 +108,7 @@ def index_build(
     typer.echo(
         f"indexed {len(index)} images of {len(index.brands)} brands with {index.model['name']} "
         f"(logo {index.model['dim']}-d, photo {index.model['product_dim']}-d) into {out}"
-        + (f"; skipped {len(index.skipped)} unreadable images" if index.skipped else "")
+        + (f"; skipped {len(index.skipped)} unreadable or blank images" if index.skipped else "")
     )
 
 

@@ -92,7 +92,8 @@ def _to_rgb_array(image: Image.Image, max_side: int) -> np.ndarray:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode to RGB; transparency is flattened onto white, as marketplaces show it."""
+    """Any Pillow mode to RGB; transparency is flattened onto white, as marketplaces show it,
+    unless what is visible is itself near-white (`_flatten_background`)."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, dtype=np.float64)
@@ -104,11 +105,29 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         mode = "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        preview = rgba.copy()
+        preview.thumbnail((256, 256))  # the statistic needs few pixels; huge images stay cheap
+        background = Image.new("RGBA", rgba.size, _flatten_background(np.asarray(preview)))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if mode != "RGB":
         return image.convert("RGB")
     return image
+
+
+#: Luminance of an image's visible (opaque) pixels at or above which its transparency is
+#: flattened onto black instead of white: a white logo on a transparent PNG (press-kit logos
+#: for dark pages) would otherwise become a blank white image, which matches every bright patch.
+LIGHT_CONTENT = 215.0
+
+
+def _flatten_background(rgba: np.ndarray) -> tuple[int, int, int, int]:
+    """White, or black where the visible pixels are near-white (alpha-weighted mean luminance)."""
+    alpha = rgba[:, :, 3].astype(np.float64)
+    if alpha.sum() == 0:
+        return (255, 255, 255, 255)
+    luminance = rgba[:, :, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    light = float((luminance * alpha).sum() / alpha.sum()) >= LIGHT_CONTENT
+    return (0, 0, 0, 255) if light else (255, 255, 255, 255)
 
 
 def _from_array(array: np.ndarray) -> np.ndarray:

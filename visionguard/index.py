@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import cv2
 import faiss
 import numpy as np
 
@@ -173,7 +174,7 @@ def build_index(
     embedder = create_model(model, runtime) if isinstance(model, str) else model
     found = _embed_gallery(gallery, embedder, batch_size, progress)
     if not found.paths:
-        raise GalleryError(f"gallery '{gallery_dir}' has no readable image ({len(found.skipped)} files could not be decoded)")
+        raise GalleryError(f"gallery '{gallery_dir}' has no usable image ({len(found.skipped)} files could not be decoded or are blank)")
     for brand_id in gallery.brands:
         if brand_id not in found.brand_of:
             raise GalleryError(f"brand folder '{brand_id}' in gallery '{gallery_dir}' has no readable image")
@@ -237,6 +238,14 @@ class _Embedded:
     skipped: list[dict]
 
 
+def _blank(image: np.ndarray) -> bool:
+    """One colour, give or take JPEG noise: a blank reference would match every plain patch
+    of every listing (a white logo saved on white is one)."""
+    grey = cv2.cvtColor(cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+    low, high = np.percentile(grey, (1, 99))
+    return bool(high - low < 10)
+
+
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None) -> _Embedded:
     """Vectors (logo and product spaces) and keypoints of every readable gallery image."""
     logos, products, keypoints = [], [], []
@@ -248,10 +257,14 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
         arrays = []
         for relative, brand_id in gallery.images[start : start + batch_size]:
             try:
-                arrays.append(decode(gallery.root / relative))
+                array = decode(gallery.root / relative)
             except DecodeError as error:
                 skipped.append({"path": relative, "error": str(error)})
                 continue
+            if _blank(array):
+                skipped.append({"path": relative, "error": "blank image (a single colour): nothing to recognise"})
+                continue
+            arrays.append(array)
             paths.append(relative)
             brand_of.append(brand_id)
         if arrays:

@@ -223,7 +223,7 @@ def _agreement(listing: np.ndarray, gallery: np.ndarray, alignment: np.ndarray) 
     mapped = np.empty_like(warped)
     for channel in range(3):
         a, b = warped[..., channel][inside], gallery[..., channel][inside]
-        gain = float(np.clip(np.polyfit(a, b, 1)[0], 0.8, 1.25)) if np.ptp(a) > 1 else 1.0
+        gain = float(np.clip(_slope(a, b), 0.8, 1.25)) if np.ptp(a) > 1 else 1.0
         offset = float(np.clip(np.median(b - gain * a), -_MAX_OFFSET, _MAX_OFFSET))
         mapped[..., channel] = gain * warped[..., channel] + offset
     low, high = cv2.erode(gallery, _NEIGHBOURHOOD), cv2.dilate(gallery, _NEIGHBOURHOOD)
@@ -240,6 +240,14 @@ def _agreement(listing: np.ndarray, gallery: np.ndarray, alignment: np.ndarray) 
         if subject.mean() >= _MIN_SUBJECT:
             scores.append(agrees[subject].mean())
     return float(min(scores))
+
+
+def _slope(a: np.ndarray, b: np.ndarray) -> float:
+    """Least-squares slope of b on a (np.polyfit's, without its RankWarning on near-flat
+    regions, which printed to stderr in the middle of scans)."""
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    centred = a - a.mean()
+    return float((centred * (b - b.mean())).sum() / (centred * centred).sum())
 
 
 def _hull_area(points: np.ndarray) -> float:
