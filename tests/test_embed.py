@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from visionguard.decode import decode
-from visionguard.embed import SMALL_LOGO_GRID, crop_boxes, embed_images, trim_border
+from visionguard.embed import SMALL_LOGO_GRID, crop_boxes, embed_images, frame_mark, trim_border
 from visionguard.models import TRAINED_MODEL, create_model
 from visionguard.models.base import EmbeddingModel
 from visionguard.models.lite0_metric import _window_cells
@@ -101,3 +101,46 @@ def test_trim_border_cuts_flat_frames_only(logo_photos):
     assert trim_border(noisy).shape == photo_.shape
     wide = np.pad(photo_, ((100, 100), (0, 0), (0, 0)), constant_values=0)  # at most 20% per side is cut
     assert trim_border(wide).shape == (300 + 200 - 2 * int(500 * 0.2), 400, 3)
+
+
+def _samsung_mark(gallery_dir) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """The demo SAMSUNG logo file (a wordmark centred on a white square) and its mark's box."""
+    logo = decode(gallery_dir / "samsung" / "logo_color.png")
+    rows, cols = np.nonzero((255 - logo.min(axis=2)) > 24)
+    return logo, (cols.min(), rows.min(), cols.max() + 1, rows.max() + 1)
+
+
+def test_frame_mark_gives_tight_and_loose_logo_files_one_framing(gallery_dir, logo_photos):
+    logo, (x0, y0, x1, y1) = _samsung_mark(gallery_dir)
+    tight = logo[y0:y1, x0:x1]
+    loose = np.pad(tight, ((200, 200), (300, 300), (0, 0)), constant_values=255)
+    pad = round(0.15 * (x1 - x0))
+    expected = (y1 - y0 + 2 * pad, x1 - x0 + 2 * pad, 3)
+    for image in (logo, tight, loose):
+        framed = frame_mark(image, 0.15)
+        assert framed.shape == expected
+        assert (framed[:pad] == 255).all() and (framed[:, -pad:] == 255).all()
+    photo_ = logo_photos[1]
+    assert frame_mark(photo_, 0.15) is photo_  # a photo's border is not one colour: left as it is
+
+
+def test_index_frames_gallery_logos_as_the_model_was_trained(gallery_dir, tmp_path):
+    """A logo file cropped tight to the mark and one with wide margins index to (nearly) the
+    same logo vector; their whole-photo (copy) vectors still come from the files as they are."""
+    from PIL import Image
+
+    from visionguard.index import build_index
+
+    logo, (x0, y0, x1, y1) = _samsung_mark(gallery_dir)
+    tight = logo[y0:y1, x0:x1]
+    files = {"tight": tight, "loose": np.pad(tight, ((150, 150), (150, 150), (0, 0)), constant_values=255)}
+    (tmp_path / "g" / "samsung").mkdir(parents=True)
+    for name, image in files.items():
+        Image.fromarray(image).save(tmp_path / "g" / "samsung" / f"{name}.png")
+    index = build_index(tmp_path / "g", tmp_path / "i", model=TRAINED_MODEL)
+    logos, products = index.vectors.reconstruct_n(0, 2), index.products.reconstruct_n(0, 2)
+    assert float(logos[0] @ logos[1]) > 0.99
+    model = create_model(TRAINED_MODEL)
+    unframed = model.embed(list(files.values()))
+    assert float(unframed[0] @ unframed[1]) < 0.95  # what the index held before framing
+    assert float(products[0] @ products[1]) < 0.99

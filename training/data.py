@@ -172,9 +172,11 @@ def split_photos(photos: list[np.ndarray], every: int = 5) -> tuple[list[np.ndar
 # -- composition ------------------------------------------------------------------------
 
 
-def gallery_view(logo: Logo, style: str, size: int = 256) -> np.ndarray:
+def gallery_view(logo: Logo, style: str, size: int | None = 256) -> np.ndarray:
     """A clean gallery image as users make them: the logo on white (on black when the brand
-    colour is near-white: white on white was a blank image), or on a brand plate."""
+    colour is near-white: white on white was a blank image), or on a brand plate; the mark
+    with 15% of its longer side around it, squashed to `size` x `size` as a model sees it, or
+    (None) in its own aspect, as a file is saved."""
     if style == "colour" or not logo.recolourable:
         light = float(np.dot(logo.colour, (0.299, 0.587, 0.114))) >= LIGHT_CONTENT
         mark, background = _coloured(logo, logo.colour), (0, 0, 0) if light else (255, 255, 255)
@@ -187,7 +189,7 @@ def gallery_view(logo: Logo, style: str, size: int = 256) -> np.ndarray:
     canvas = np.empty((mark.shape[0] + 2 * pad, mark.shape[1] + 2 * pad, 3), np.uint8)
     canvas[:] = background
     _alpha_paste(canvas, mark, pad, pad)
-    return _square(canvas, size)
+    return canvas if size is None else _square(canvas, size)  # None: as a file is saved, not squashed
 
 
 def logo_view(logo: Logo, photos: list[np.ndarray], rng: np.random.Generator, size: int = 128,

@@ -134,10 +134,11 @@ def duplicate_metrics(scores: dict, threshold: float, false_rate: float = 0.005)
 
 
 def write_gallery(folder: Path, logos_by_brand: dict, brands: list[str]) -> None:
+    """Three logo files per brand (colour, black, plate), in the logo's own aspect as users keep them."""
     for brand in brands:
         (folder / brand).mkdir(parents=True, exist_ok=True)
         for style in data.GALLERY_STYLES:
-            Image.fromarray(data.gallery_view(logos_by_brand[brand][0], style, 256)).save(folder / brand / f"logo_{style}.png")
+            Image.fromarray(data.gallery_view(logos_by_brand[brand][0], style, None)).save(folder / brand / f"logo_{style}.png")
 
 
 def write_listings(folder: Path, logos_by_brand: dict, brands: list[str], photos, seed: int, per_brand: int = 2,

@@ -23,7 +23,7 @@ import numpy as np
 
 from visionguard import __version__
 from visionguard.decode import decode
-from visionguard.embed import trim_border
+from visionguard.embed import frame_mark, trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
 from visionguard.gallery import Brand, Gallery, read_gallery
 from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
@@ -246,6 +246,17 @@ def _blank(image: np.ndarray) -> bool:
     return bool(high - low < 10)
 
 
+def _framed_logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], vectors: np.ndarray) -> np.ndarray:
+    """Logo vectors of the gallery marks re-framed as the model was trained to see them."""
+    framed = [frame_mark(array, embedder.gallery_margin) for array in arrays]
+    changed = [i for i, (array, frame) in enumerate(zip(arrays, framed)) if frame is not array]
+    if not changed:
+        return vectors
+    vectors = vectors.copy()
+    vectors[changed] = embedder.embed([framed[i] for i in changed])
+    return vectors
+
+
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None) -> _Embedded:
     """Vectors (logo and product spaces) and keypoints of every readable gallery image."""
     logos, products, keypoints = [], [], []
@@ -269,6 +280,8 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
             brand_of.append(brand_id)
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
+            if embedder.gallery_margin is not None:  # copies are still found on the file as it is
+                logo_vectors = _framed_logo_vectors(embedder, arrays, logo_vectors)
             logos.append(logo_vectors)
             products.append(product_vectors)
             keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]

@@ -34,6 +34,10 @@ class EmbeddingModel(ABC):
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     batch_size: int = 32
+    #: Margin (share of the mark's longer side) around the clean logo images this model was
+    #: trained to match; gallery logos on a plain background are re-framed so (`frame_mark`).
+    #: None: gallery images are embedded as they are.
+    gallery_margin: float | None = None
 
     def __init__(self, checksum: str) -> None:
         self.checksum = checksum

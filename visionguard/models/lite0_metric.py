@@ -140,6 +140,8 @@ class TrainedLite0(EmbeddingModel):
     #: Photos per trunk pass in `embed_windows`: ONNX Runtime ran the 320 px trunk fastest a
     #: photo or two at a time (its activations stay in cache; README, Performance).
     trunk_batch_size = 2
+    #: The framing of `training/data.py`'s clean gallery views (mark + 15% of its longer side).
+    gallery_margin = 0.15
 
     def __init__(self, weights: str | Path) -> None:
         from safetensors.torch import load_file
