@@ -144,3 +144,26 @@ def test_index_frames_gallery_logos_as_the_model_was_trained(gallery_dir, tmp_pa
     unframed = model.embed(list(files.values()))
     assert float(unframed[0] @ unframed[1]) < 0.95  # what the index held before framing
     assert float(products[0] @ products[1]) < 0.99
+
+
+def test_index_add_frames_as_the_index_was_built(gallery_dir, tmp_path):
+    """An index built before framing (no margin recorded) gets its new logos unframed too, so
+    one index never mixes the two."""
+    import json
+    import shutil
+
+    from visionguard.index import add_to_index, build_index
+
+    partial = tmp_path / "g"
+    shutil.copytree(gallery_dir, partial, ignore=shutil.ignore_patterns("samsung"))
+    build_index(partial, tmp_path / "i", model=TRAINED_MODEL)
+    meta = json.loads((tmp_path / "i" / "index.json").read_text())
+    assert meta["model"]["gallery_margin"] == 0.15
+    del meta["model"]["gallery_margin"]  # as an index of an earlier version
+    (tmp_path / "i" / "index.json").write_text(json.dumps(meta))
+    shutil.copytree(gallery_dir / "samsung", partial / "samsung")
+    index, added = add_to_index(partial, tmp_path / "i")
+    model = create_model(TRAINED_MODEL)
+    first = index.paths.index("samsung/logo_color.png")
+    unframed = model.embed([decode(partial / "samsung" / "logo_color.png")])[0]
+    assert added == 3 and float(index.vectors.reconstruct(first) @ unframed) > 0.999

@@ -157,6 +157,8 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
     else:
         copies = "keypoints and thumbnails"
     typer.echo(f"copy verification: {copies}")
+    margin = index.model.get("gallery_margin")
+    typer.echo("gallery logos: " + (f"re-framed with a {margin:.0%} margin" if margin is not None else "as the files are"))
     for brand in index.brands.values():
         aliases = f" (aliases: {', '.join(brand.aliases)})" if brand.aliases else ""
         typer.echo(f"  {brand.id}: {brand.name}{aliases}, {counts[brand.id]} images")

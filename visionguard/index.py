@@ -172,12 +172,12 @@ def build_index(
     """Embed every image of a gallery folder and save a searchable index to `out_dir`."""
     gallery = read_gallery(gallery_dir)
     embedder = create_model(model, runtime) if isinstance(model, str) else model
-    found = _embed_gallery(gallery, embedder, batch_size, progress)
+    found = _embed_gallery(gallery, embedder, batch_size, progress, embedder.gallery_margin)
     if not found.paths:
         raise GalleryError(f"gallery '{gallery_dir}' has no usable image ({len(found.skipped)} files could not be decoded or are blank)")
     for brand_id in gallery.brands:
         if brand_id not in found.brand_of:
-            raise GalleryError(f"brand folder '{brand_id}' in gallery '{gallery_dir}' has no readable image")
+            raise GalleryError(f"brand folder '{brand_id}' in gallery '{gallery_dir}' has no usable image (unreadable or blank)")
     index = GalleryIndex(
         vectors=vector_index(found.logos),
         products=vector_index(found.products),
@@ -208,7 +208,8 @@ def add_to_index(
     gallery = read_gallery(gallery_dir)
     known = set(index.paths)
     gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]
-    found = _embed_gallery(gallery, embedder, batch_size, progress)
+    # framed as the index's other logos were (an index built before framing has no margin recorded)
+    found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"))
     if found.paths:
         index.vectors.add(found.logos)
         index.products.add(found.products)
@@ -223,7 +224,7 @@ def add_to_index(
     present = set(index.brand_of)
     missing = [b for b in index.brands if b not in present]
     if missing:
-        raise GalleryError(f"brand folder '{missing[0]}' in gallery '{gallery_dir}' has no readable image")
+        raise GalleryError(f"brand folder '{missing[0]}' in gallery '{gallery_dir}' has no usable image (unreadable or blank)")
     _replace_folder(index, Path(index_dir))
     return index, len(found.paths)
 
@@ -246,9 +247,9 @@ def _blank(image: np.ndarray) -> bool:
     return bool(high - low < 10)
 
 
-def _framed_logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], vectors: np.ndarray) -> np.ndarray:
+def _framed_logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], vectors: np.ndarray, margin: float) -> np.ndarray:
     """Logo vectors of the gallery marks re-framed as the model was trained to see them."""
-    framed = [frame_mark(array, embedder.gallery_margin) for array in arrays]
+    framed = [frame_mark(array, margin) for array in arrays]
     changed = [i for i, (array, frame) in enumerate(zip(arrays, framed)) if frame is not array]
     if not changed:
         return vectors
@@ -257,7 +258,8 @@ def _framed_logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], vec
     return vectors
 
 
-def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None) -> _Embedded:
+def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
+                   margin: float | None) -> _Embedded:
     """Vectors (logo and product spaces) and keypoints of every readable gallery image."""
     logos, products, keypoints = [], [], []
     paths: list[str] = []
@@ -280,8 +282,8 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
             brand_of.append(brand_id)
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
-            if embedder.gallery_margin is not None:  # copies are still found on the file as it is
-                logo_vectors = _framed_logo_vectors(embedder, arrays, logo_vectors)
+            if margin is not None:  # copies are still found on the file as it is
+                logo_vectors = _framed_logo_vectors(embedder, arrays, logo_vectors, margin)
             logos.append(logo_vectors)
             products.append(product_vectors)
             keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]

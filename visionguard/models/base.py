@@ -147,6 +147,7 @@ class EmbeddingModel(ABC):
             "dim": self.dim,
             "product_dim": self.product_dim or self.dim,
             "input_size": self.input_size,
+            "gallery_margin": self.gallery_margin,
         }
 
 
