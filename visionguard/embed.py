@@ -75,6 +75,7 @@ def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float 
 
 _CHANNEL_SUM = np.ones((1, 3), np.float32)
 
+
 def frame_mark(image: np.ndarray, margin: float, tolerance: int = 24, plain_border: float = 0.6) -> np.ndarray:
     """A logo on a plain background, re-framed with `margin` (share of the mark's longer side)
     of that background around it.
