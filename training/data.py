@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from visionguard.decode import LIGHT_CONTENT, decode
+from visionguard.decode import LIGHT_CONTENT, decode, luminance
 from visionguard.sources import is_image_name
 
 #: scikit-image samples in colour (public domain / CC0), used as backgrounds.
@@ -178,7 +178,7 @@ def gallery_view(logo: Logo, style: str, size: int | None = 256) -> np.ndarray:
     with 15% of its longer side around it, squashed to `size` x `size` as a model sees it, or
     (None) in its own aspect, as a file is saved."""
     if style == "colour" or not logo.recolourable:
-        light = float(np.dot(logo.colour, (0.299, 0.587, 0.114))) >= LIGHT_CONTENT
+        light = float(luminance(logo.colour)) >= LIGHT_CONTENT
         mark, background = _coloured(logo, logo.colour), (0, 0, 0) if light else (255, 255, 255)
     elif style == "black":
         mark, background = _coloured(logo, (0, 0, 0)), (255, 255, 255)

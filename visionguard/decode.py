@@ -120,13 +120,17 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 LIGHT_CONTENT = 215.0
 
 
+def luminance(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
+    """Rec. 601 luma (0-255) of RGB values along the last axis."""
+    return np.asarray(rgb, dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
 def _flatten_background(rgba: np.ndarray) -> tuple[int, int, int, int]:
     """White, or black where the visible pixels are near-white (alpha-weighted mean luminance)."""
     alpha = rgba[:, :, 3].astype(np.float64)
     if alpha.sum() == 0:
         return (255, 255, 255, 255)
-    luminance = rgba[:, :, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
-    light = float((luminance * alpha).sum() / alpha.sum()) >= LIGHT_CONTENT
+    light = float((luminance(rgba[:, :, :3]) * alpha).sum() / alpha.sum()) >= LIGHT_CONTENT
     return (0, 0, 0, 255) if light else (255, 255, 255, 255)
 
 
