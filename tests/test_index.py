@@ -26,17 +26,22 @@ def test_index_is_self_describing(index_dir, gallery_dir):
     assert set(meta["brands"]) == {"adidas", "nike", "puma", "fujifilm", "samsung", "new-balance"}
     assert meta["brands"]["new-balance"] == {"name": "New Balance", "aliases": ["NB"]}
     paths = [item["path"] for item in meta["images"]]
-    assert "nike/product_1.jpg" in paths and all((gallery_dir / p).exists() for p in paths)
+    assert "nike/products/product_1.jpg" in paths and all((gallery_dir / p).exists() for p in paths)
     assert not list(index_dir.glob("*.pkl"))
 
 
 def test_loaded_index_finds_each_gallery_image_as_its_own_nearest(index_dir, scanner):
+    """Logo references find themselves in the logo space; the product photo (under
+    <brand>/products/) has a zero logo vector there and is found in the copy space only."""
     index = GalleryIndex.load(index_dir)
     vectors = index.vectors.reconstruct_n(0, len(index))
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-    scores, ids = index.search(vectors, 1)
+    product_photo = np.array(["/products/" in path for path in index.paths])
+    assert product_photo.sum() == 1 and np.all(vectors[product_photo] == 0)
+    logos = vectors[~product_photo]
+    assert np.allclose(np.linalg.norm(logos, axis=1), 1.0, atol=1e-4)
+    scores, ids = index.search(logos, 1)
     assert np.all(scores[:, 0] > 0.999)  # (adidas' black and colour logos are the same image)
-    assert [index.brand_of[i] for i in ids[:, 0]] == index.brand_of
+    assert [index.brand_of[i] for i in ids[:, 0]] == [b for b, p in zip(index.brand_of, product_photo) if not p]
     products = index.products.reconstruct_n(0, len(index))
     scores, ids = index.search_products(products, 1)
     assert np.all(scores[:, 0] > 0.999)
@@ -45,10 +50,10 @@ def test_loaded_index_finds_each_gallery_image_as_its_own_nearest(index_dir, sca
 def test_index_keeps_gallery_keypoints_for_copy_verification(index_dir, gallery_dir):
     index = GalleryIndex.load(index_dir)
     assert index.keypoints is not None and len(index.keypoints) == len(index)
-    product = index.paths.index("nike/product_1.jpg")
+    product = index.paths.index("nike/products/product_1.jpg")
     assert len(index.keypoints[product]) >= 100  # a textured photo; flat logo renders have few
     assert index.keypoints.thumbnails.shape == (len(index), THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3)
-    expected = thumbnail(trim_border(decode(gallery_dir / "nike/product_1.jpg")))
+    expected = thumbnail(trim_border(decode(gallery_dir / "nike/products/product_1.jpg")))
     assert np.array_equal(index.keypoints[product].thumbnail, expected)
 
 
@@ -56,7 +61,7 @@ def test_index_add_keeps_thumbnails_in_step(index_dir, tmp_path, gallery_dir):
     """`index add` appends thumbnails; an index from before thumbnails stays without them."""
     gallery = tmp_path / "gallery"
     shutil.copytree(gallery_dir, gallery)
-    Image.open(gallery / "nike/product_1.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(gallery / "nike/product_2.jpg")
+    Image.open(gallery / "nike/products/product_1.jpg").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(gallery / "nike/products/product_2.jpg")
     for with_thumbnails in (True, False):
         target = tmp_path / f"index-{with_thumbnails}"
         shutil.copytree(index_dir, target)
@@ -67,8 +72,8 @@ def test_index_add_keeps_thumbnails_in_step(index_dir, tmp_path, gallery_dir):
         index = GalleryIndex.load(target)
         if with_thumbnails:
             assert index.keypoints.thumbnails.shape[0] == len(index)
-            new = index.keypoints[index.paths.index("nike/product_2.jpg")].thumbnail
-            assert np.array_equal(new, thumbnail(trim_border(decode(gallery / "nike/product_2.jpg"))))
+            new = index.keypoints[index.paths.index("nike/products/product_2.jpg")].thumbnail
+            assert np.array_equal(new, thumbnail(trim_border(decode(gallery / "nike/products/product_2.jpg"))))
         else:
             assert index.keypoints.thumbnails is None and len(index.keypoints) == len(index)
 

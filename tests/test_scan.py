@@ -50,7 +50,7 @@ def test_correct_spelling_is_a_mention_not_an_imitation(listing_results):
 
 def test_copied_gallery_photo_is_found(listing_results):
     result = listing_results["copy_of_nike_product.jpg"]
-    assert result.duplicate_of == "nike/product_1.jpg" and result.risk >= 0.5
+    assert result.duplicate_of == "nike/products/product_1.jpg" and result.risk >= 0.5
     assert result.duplicate_agreement >= 0.6 and result.duplicate_keypoints >= 15
     assert "of its pixels and" in " ".join(result.reasons) and "keypoints in place" in " ".join(result.reasons)
     for name, other in listing_results.items():

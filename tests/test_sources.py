@@ -44,7 +44,7 @@ def test_manifest_columns_are_carried_into_results(listings, tmp_path, quick_sca
         {"listing_id": "L1", "seller_id": "S9", "title": "Nike Air, brand new", "claimed_brand": "nike"},
         {"listing_id": "L2", "seller_id": "S9", "title": "", "claimed_brand": ""},
     ]
-    assert results[0].duplicate_of == "nike/product_1.jpg" and results[0].to_dict()["listing"]["listing_id"] == "L1"
+    assert results[0].duplicate_of == "nike/products/product_1.jpg" and results[0].to_dict()["listing"]["listing_id"] == "L1"
     assert results[1].status == "error" and results[1].listing["listing_id"] == "L2"  # bad images keep their row
 
     import pyarrow as pa

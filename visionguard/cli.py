@@ -80,7 +80,10 @@ _RUNTIME_HELP = (
 
 @index_app.command("build")
 def index_build(
-    gallery_dir: Path = typer.Argument(..., help="Gallery folder: GALLERY/<brand_id>/*.jpg|png, optional brands.json."),
+    gallery_dir: Path = typer.Argument(
+        ..., help="Gallery folder: GALLERY/<brand_id>/*.jpg|png (logos), GALLERY/<brand_id>/products/ (genuine product "
+        "photos, found as copies only), optional brands.json."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the index to."),
     model: str = typer.Option(
         None,
@@ -136,6 +139,7 @@ def index_add(
 @index_app.command("info")
 def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> None:
     """Describe an index: model, size, search structure and brands."""
+    from visionguard.gallery import copies_only
     from visionguard.index import GalleryIndex, describe_search
 
     try:
@@ -147,7 +151,8 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
         f"model: {index.model['name']} (logo {index.model['dim']}-d, photo {index.model['product_dim']}-d, "
         f"sha256 {index.model['checksum'][:12]})"
     )
-    typer.echo(f"images: {len(index)}   brands: {len(index.brands)}")
+    products = sum(copies_only(path) for path in index.paths)
+    typer.echo(f"images: {len(index)} ({products} product photos, copies only)   brands: {len(index.brands)}")
     search = describe_search(index.vectors)
     typer.echo(f"search: {search['type']}" + (f", nprobe {search['nprobe']}" if "nprobe" in search else ""))
     if index.keypoints is None:

@@ -1,4 +1,7 @@
-"""Read a gallery folder: `GALLERY/<brand_id>/*.jpg|png` plus an optional `brands.json`."""
+"""Read a gallery folder: `GALLERY/<brand_id>/*.jpg|png` plus an optional `brands.json`.
+
+Images under `GALLERY/<brand_id>/products/` are genuine product photos: they are indexed for
+copy (near-duplicate) detection only, not as logo references (`copies_only`)."""
 
 from __future__ import annotations
 
@@ -32,6 +35,20 @@ class Gallery:
     root: Path
     brands: dict[str, Brand]
     images: list[tuple[str, str]] = field(default_factory=list)  # (gallery-relative path, brand id)
+
+
+#: Sub-folder of a brand folder whose images are found as copies but are not logo references.
+PRODUCTS_FOLDER = "products"
+
+
+def copies_only(relative_path: str) -> bool:
+    """Whether a gallery image (`<brand_id>/...` path) is a product photo, used for copies only.
+
+    A photo's logo vector describes its scene, and the logo model puts scenes without a logo
+    close together: a product photo among the logo references matched most logo-free listing
+    photos above the logo threshold (README, "Gallery: logos and product photos")."""
+    parts = relative_path.split("/")
+    return len(parts) > 2 and parts[1] == PRODUCTS_FOLDER
 
 
 def default_display_name(brand_id: str) -> str:

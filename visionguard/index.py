@@ -25,7 +25,7 @@ from visionguard import __version__
 from visionguard.decode import decode
 from visionguard.embed import frame_mark, trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
-from visionguard.gallery import Brand, Gallery, read_gallery
+from visionguard.gallery import Brand, Gallery, copies_only, read_gallery
 from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
 from visionguard.verify import GALLERY_KEYPOINTS, KeypointStore, extract_keypoints
 
@@ -247,14 +247,20 @@ def _blank(image: np.ndarray) -> bool:
     return bool(high - low < 10)
 
 
-def _framed_logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], vectors: np.ndarray, margin: float) -> np.ndarray:
-    """Logo vectors of the gallery marks re-framed as the model was trained to see them."""
-    framed = [frame_mark(array, margin) for array in arrays]
-    changed = [i for i, (array, frame) in enumerate(zip(arrays, framed)) if frame is not array]
-    if not changed:
-        return vectors
+def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: list[str], vectors: np.ndarray,
+                  margin: float | None) -> np.ndarray:
+    """The gallery images' logo-space rows: product photos (`copies_only`) get a zero vector,
+    which matches nothing there and keeps the rows aligned with the copy space; with a
+    `margin`, marks on a plain background are re-framed as the model was trained to see them
+    (copies are still found on the files as they are)."""
     vectors = vectors.copy()
-    vectors[changed] = embedder.embed([framed[i] for i in changed])
+    logos = [i for i, path in enumerate(paths) if not copies_only(path)]
+    vectors[[i for i in range(len(paths)) if i not in logos]] = 0.0
+    if margin is not None:
+        framed = {i: frame_mark(arrays[i], margin) for i in logos}
+        changed = [i for i, frame in framed.items() if frame is not arrays[i]]
+        if changed:
+            vectors[changed] = embedder.embed([framed[i] for i in changed])
     return vectors
 
 
@@ -282,9 +288,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
             brand_of.append(brand_id)
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
-            if margin is not None:  # copies are still found on the file as it is
-                logo_vectors = _framed_logo_vectors(embedder, arrays, logo_vectors, margin)
-            logos.append(logo_vectors)
+            logos.append(_logo_vectors(embedder, arrays, paths[len(paths) - len(arrays) :], logo_vectors, margin))
             products.append(product_vectors)
             keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]
         if progress:

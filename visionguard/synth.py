@@ -97,7 +97,7 @@ class ListingSpec:
 def make_listings(gallery_dir: str | Path, out_dir: str | Path) -> list[ListingSpec]:
     """Compose the standard listing set from a gallery made by the demo generator.
 
-    Needs the gallery's `<brand>/logo_color.png` images and `nike/product_1.jpg`.
+    Needs the gallery's `<brand>/logo_color.png` images and `nike/products/product_1.jpg`.
     Writes JPEGs (and one corrupt file) to out_dir and an `expected.json` beside them.
     """
     gallery_dir, out_dir = Path(gallery_dir), Path(out_dir)
@@ -116,8 +116,8 @@ def make_listings(gallery_dir: str | Path, out_dir: str | Path) -> list[ListingS
     save(print_text(photo("gravel"), "SAMSUNQ", 0.09, (0.5, 0.5)), ListingSpec("text_samsunq.jpg", altered_brand="samsung"))
     save(print_text(photo("astronaut"), "Nice Deal", 0.09, (0.5, 0.85)), ListingSpec("text_nice_deal.jpg"))
     save(photo("rocket"), ListingSpec("clean_photo.jpg"))
-    official = Image.open(gallery_dir / "nike" / "product_1.jpg").convert("RGB")
-    save(copy_edit(official, seed=1), ListingSpec("copy_of_nike_product.jpg", brand="nike", duplicate_of="nike/product_1.jpg"))
+    official = Image.open(gallery_dir / "nike" / "products" / "product_1.jpg").convert("RGB")
+    save(copy_edit(official, seed=1), ListingSpec("copy_of_nike_product.jpg", brand="nike", duplicate_of="nike/products/product_1.jpg"))
     corrupt = out_dir / "corrupt.jpg"
     buffer = io.BytesIO()
     photo("coffee").save(buffer, "JPEG")

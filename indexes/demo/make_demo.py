@@ -72,7 +72,8 @@ def make_gallery(simple_icons: Path, gallery: Path) -> None:
         on_background(render_svg(svg, "FFFFFF", 256), rgb).save(folder / "logo_plate.png")
     nike = render_svg((simple_icons / "icons" / "nike.svg").read_text(), "FFFFFF", 256)
     product = paste_logo(photo("hubble_deep_field"), nike, 0.3, (0.72, 0.7))
-    product.save(gallery / "nike" / "product_1.jpg", quality=92)
+    (gallery / "nike" / "products").mkdir()
+    product.save(gallery / "nike" / "products" / "product_1.jpg", quality=92)
     (gallery / "brands.json").write_text(json.dumps(BRANDS_JSON, indent=1) + "\n")
 
 
