@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from badinputs import make_bad_inputs
+from visionguard.synth import photo
 
 CLI = [sys.executable, "-m", "visionguard"]
 DEMO_GALLERY = str(Path(__file__).resolve().parents[1] / "indexes" / "demo" / "gallery")
@@ -90,6 +91,15 @@ def test_build_then_scan_writes_one_line_per_input(tmp_path, gallery_dir, listin
     assert by_path["nested/bad/caf\\xe9_listing.jpg"]["status"] == "ok"
     assert by_path["nested/bad/bomb.png"]["status"] == "error"
     assert "VisionGuard scan" in done.stdout and "errors" in done.stdout
+
+
+def test_index_build_warns_about_photos_among_the_logos(tmp_path, gallery_dir):
+    gallery = tmp_path / "gallery"
+    shutil.copytree(gallery_dir, gallery)
+    photo("coffee", (640, 480)).save(gallery / "nike" / "shoe.jpg")
+    built = run("index", "build", gallery, "--out", tmp_path / "index")
+    assert built.returncode == 0 and "1 logo images look like photos (e.g. nike/shoe.jpg)" in built.stderr
+    assert "<brand_id>/products/" in built.stderr
 
 
 def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):

@@ -192,6 +192,23 @@ def test_white_logo_on_transparent_png_is_indexed_as_a_logo(tmp_path):
     assert len(index) == 1 and not index.skipped
 
 
+def test_photos_among_the_logo_references_are_reported(tmp_path):
+    """A photo (no plain border) outside <brand>/products/ is named in the index, so that
+    `index build` can warn; under products/ it is a copies-only image with a zero logo row."""
+    from visionguard.synth import photo
+
+    root = _gallery(tmp_path, {"acme": 1})
+    photo("coffee", (320, 240)).save(root / "acme" / "shelf.jpg")
+    (root / "acme" / "products").mkdir()
+    photo("chelsea", (320, 240)).save(root / "acme" / "products" / "cat.jpg")
+    index = build_index(root, tmp_path / "out")
+    assert index.photo_like == ["acme/shelf.jpg"]
+    assert GalleryIndex.load(tmp_path / "out").photo_like == ["acme/shelf.jpg"]
+    vectors = index.vectors.reconstruct_n(0, len(index))
+    assert np.all(vectors[index.paths.index("acme/products/cat.jpg")] == 0)
+    assert np.linalg.norm(vectors[index.paths.index("acme/shelf.jpg")]) > 0.99
+
+
 def test_bad_brands_json(tmp_path):
     root = _gallery(tmp_path, {"acme": 1})
     (root / "brands.json").write_text("{not json")

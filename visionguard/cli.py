@@ -108,6 +108,13 @@ def index_build(
     progress.close()
     for item in index.skipped:
         typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
+    if index.photo_like:
+        typer.echo(
+            f"warning: {len(index.photo_like)} logo images look like photos (e.g. {index.photo_like[0]}): a photo among the "
+            "logo references matches logo-free listings; put genuine product photos under <brand_id>/products/, "
+            "where they are found as copies only",
+            err=True,
+        )
     typer.echo(
         f"indexed {len(index)} images of {len(index.brands)} brands with {index.model['name']} "
         f"(logo {index.model['dim']}-d, photo {index.model['product_dim']}-d) into {out}"
@@ -117,7 +124,7 @@ def index_build(
 
 @index_app.command("add")
 def index_add(
-    gallery_dir: Path = typer.Argument(..., help="Gallery folder with new images: GALLERY/<brand_id>/*.jpg|png."),
+    gallery_dir: Path = typer.Argument(..., help="Gallery folder with new images: GALLERY/<brand_id>/*.jpg|png, product photos under <brand_id>/products/."),
     index_dir: Path = typer.Option(..., "--index", "-i", help="Index folder to add them to (updated in place)."),
     model: str = typer.Option(None, "--model", help="Only for an index built with a .safetensors file: its path."),
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
@@ -153,6 +160,8 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
     )
     products = sum(copies_only(path) for path in index.paths)
     typer.echo(f"images: {len(index)} ({products} product photos, copies only)   brands: {len(index.brands)}")
+    if index.photo_like:
+        typer.echo(f"logo images that look like photos: {len(index.photo_like)} (e.g. {index.photo_like[0]})")
     search = describe_search(index.vectors)
     typer.echo(f"search: {search['type']}" + (f", nprobe {search['nprobe']}" if "nprobe" in search else ""))
     if index.keypoints is None:

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -53,6 +53,9 @@ class GalleryIndex:
     brand_of: list[str]
     skipped: list[dict]
     keypoints: KeypointStore | None = None
+    #: Logo references that look like photos (no plain border): a photo's logo vector matches
+    #: logo-free listings, so `index build` warns; product photos belong under `products/`.
+    photo_like: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.vectors.ntotal
@@ -84,6 +87,7 @@ class GalleryIndex:
             "brands": {b.id: b.to_dict() for b in self.brands.values()},
             "images": [{"path": p, "brand": b} for p, b in zip(self.paths, self.brand_of)],
             "skipped": self.skipped,
+            "photo_like": self.photo_like,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
@@ -119,6 +123,7 @@ class GalleryIndex:
                 paths=[item["path"] for item in images],
                 brand_of=[item["brand"] for item in images],
                 skipped=meta.get("skipped", []),
+                photo_like=meta.get("photo_like", []),
             )
             index.keypoints = KeypointStore.load(folder, len(index.paths))
         except IndexLoadError:
@@ -187,6 +192,7 @@ def build_index(
         brand_of=found.brand_of,
         skipped=found.skipped,
         keypoints=KeypointStore.from_keypoints(found.keypoints),
+        photo_like=found.photo_like,
     )
     index.save(out_dir)
     return index
@@ -219,6 +225,7 @@ def add_to_index(
     index.brand_of += found.brand_of
     retried = {path for path, _ in gallery.images}
     index.skipped = [item for item in index.skipped if item["path"] not in retried] + found.skipped
+    index.photo_like += found.photo_like
     for brand_id, brand in gallery.brands.items():
         index.brands.setdefault(brand_id, brand)  # a brand already indexed keeps its name and aliases
     present = set(index.brand_of)
@@ -237,6 +244,7 @@ class _Embedded:
     paths: list[str]
     brand_of: list[str]
     skipped: list[dict]
+    photo_like: list[str]
 
 
 def _blank(image: np.ndarray) -> bool:
@@ -248,20 +256,21 @@ def _blank(image: np.ndarray) -> bool:
 
 
 def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: list[str], vectors: np.ndarray,
-                  margin: float | None) -> np.ndarray:
-    """The gallery images' logo-space rows: product photos (`copies_only`) get a zero vector,
-    which matches nothing there and keeps the rows aligned with the copy space; with a
-    `margin`, marks on a plain background are re-framed as the model was trained to see them
-    (copies are still found on the files as they are)."""
+                  margin: float | None) -> tuple[np.ndarray, list[str]]:
+    """The gallery images' logo-space rows, and the logo references that look like photos.
+
+    Product photos (`copies_only`) get a zero vector, which matches nothing there and keeps
+    the rows aligned with the copy space; with a `margin`, marks on a plain background are
+    re-framed as the model was trained to see them (copies are still found on the files as
+    they are). A reference without a plain border is a photo (`frame_mark` leaves it)."""
     vectors = vectors.copy()
     logos = [i for i, path in enumerate(paths) if not copies_only(path)]
     vectors[[i for i in range(len(paths)) if i not in logos]] = 0.0
-    if margin is not None:
-        framed = {i: frame_mark(arrays[i], margin) for i in logos}
-        changed = [i for i, frame in framed.items() if frame is not arrays[i]]
-        if changed:
-            vectors[changed] = embedder.embed([framed[i] for i in changed])
-    return vectors
+    framed = {i: frame_mark(arrays[i], margin if margin is not None else 0.0) for i in logos}
+    changed = [i for i, frame in framed.items() if frame is not arrays[i]]
+    if margin is not None and changed:
+        vectors[changed] = embedder.embed([framed[i] for i in changed])
+    return vectors, [paths[i] for i, frame in framed.items() if frame is arrays[i]]
 
 
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
@@ -271,6 +280,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
     paths: list[str] = []
     brand_of: list[str] = []
     skipped: list[dict] = []
+    photo_like: list[str] = []
     total = len(gallery.images)
     for start in range(0, total, batch_size):
         arrays = []
@@ -288,7 +298,9 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
             brand_of.append(brand_id)
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
-            logos.append(_logo_vectors(embedder, arrays, paths[len(paths) - len(arrays) :], logo_vectors, margin))
+            logo_vectors, photos = _logo_vectors(embedder, arrays, paths[len(paths) - len(arrays) :], logo_vectors, margin)
+            logos.append(logo_vectors)
+            photo_like += photos
             products.append(product_vectors)
             keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]
         if progress:
@@ -297,7 +309,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
     return _Embedded(
         np.concatenate(logos) if logos else np.zeros((0, dims[0]), np.float32),
         np.concatenate(products) if products else np.zeros((0, dims[1]), np.float32),
-        keypoints, paths, brand_of, skipped,
+        keypoints, paths, brand_of, skipped, photo_like,
     )
 
 
