@@ -100,6 +100,9 @@ def test_index_build_warns_about_photos_among_the_logos(tmp_path, gallery_dir):
     built = run("index", "build", gallery, "--out", tmp_path / "index")
     assert built.returncode == 0 and "1 logo images look like photos (e.g. nike/shoe.jpg)" in built.stderr
     assert "<brand_id>/products/" in built.stderr
+    photo("chelsea", (640, 480)).save(gallery / "nike" / "cat.jpg")
+    added = run("index", "add", gallery, "--index", tmp_path / "index")
+    assert added.returncode == 0 and "1 logo images look like photos (e.g. nike/cat.jpg)" in added.stderr
 
 
 def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):

@@ -108,13 +108,7 @@ def index_build(
     progress.close()
     for item in index.skipped:
         typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
-    if index.photo_like:
-        typer.echo(
-            f"warning: {len(index.photo_like)} logo images look like photos (e.g. {index.photo_like[0]}): a photo among the "
-            "logo references matches logo-free listings; put genuine product photos under <brand_id>/products/, "
-            "where they are found as copies only",
-            err=True,
-        )
+    _warn_photo_like(index.photo_like)
     typer.echo(
         f"indexed {len(index)} images of {len(index.brands)} brands with {index.model['name']} "
         f"(logo {index.model['dim']}-d, photo {index.model['product_dim']}-d) into {out}"
@@ -140,7 +134,20 @@ def index_add(
         progress.close()
         _fail(str(error))
     progress.close()
+    new_paths = set(index.paths[len(index.paths) - added :])  # added images are appended
+    _warn_photo_like([path for path in index.photo_like if path in new_paths])
     typer.echo(f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands")
+
+
+def _warn_photo_like(paths: list[str]) -> None:
+    """Logo images that look like photos would match logo-free listings: say where they belong."""
+    if paths:
+        typer.echo(
+            f"warning: {len(paths)} logo images look like photos (e.g. {paths[0]}): a photo among the "
+            "logo references matches logo-free listings; put genuine product photos under <brand_id>/products/, "
+            "where they are found as copies only",
+            err=True,
+        )
 
 
 @index_app.command("info")
