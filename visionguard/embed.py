@@ -76,20 +76,27 @@ def trim_border(image: np.ndarray, tolerance: float = 12.0, max_fraction: float 
 _CHANNEL_SUM = np.ones((1, 3), np.float32)
 
 
-def frame_mark(image: np.ndarray, margin: float, tolerance: int = 24, plain_border: float = 0.6) -> np.ndarray:
-    """A logo on a plain background, re-framed with `margin` (share of the mark's longer side)
-    of that background around it.
-
-    Users' logo files come cropped tight to the mark or with wide empty margins; a model
-    matches marks framed as in its training (`EmbeddingModel.gallery_margin`; README,
-    "Gallery framing"). An image whose border is not mostly one colour (`plain_border` of its
-    edge pixels within `tolerance`) is a photo and is returned as it is."""
-    height, width = image.shape[:2]
-    if min(height, width) < 8:
-        return image
+def plain_background(image: np.ndarray, tolerance: int = 24, plain_border: float = 0.6) -> np.ndarray | None:
+    """The colour (int16 RGB) around a mark on a plain background; None for a photo, whose
+    border is not mostly one colour (`plain_border` of its edge pixels within `tolerance`)."""
+    if min(image.shape[:2]) < 8:
+        return None
     edges = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]]).astype(np.int16)
     background = np.median(edges, axis=0).astype(np.int16)
     if (np.abs(edges - background).max(axis=1) <= tolerance).mean() < plain_border:
+        return None
+    return background
+
+
+def frame_mark(image: np.ndarray, margin: float, tolerance: int = 24) -> np.ndarray:
+    """A logo on a plain background, re-framed with `margin` (share of the mark's longer side)
+    of that background around it; a photo (`plain_background` None) is returned as it is.
+
+    Users' logo files come cropped tight to the mark or with wide empty margins; a model
+    matches marks framed as in its training (`EmbeddingModel.gallery_margin`; README,
+    "Gallery framing")."""
+    background = plain_background(image, tolerance)
+    if background is None:
         return image
     low, high = np.clip(background - tolerance, 0, 255), np.clip(background + tolerance, 0, 255)
     x, y, w, h = cv2.boundingRect(255 - cv2.inRange(image, low.astype(np.uint8), high.astype(np.uint8)))

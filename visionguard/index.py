@@ -23,7 +23,7 @@ import numpy as np
 
 from visionguard import __version__
 from visionguard.decode import decode
-from visionguard.embed import frame_mark, trim_border
+from visionguard.embed import frame_mark, plain_background, trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
 from visionguard.gallery import Brand, Gallery, copies_only, read_gallery
 from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
@@ -262,15 +262,16 @@ def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: lis
     Product photos (`copies_only`) get a zero vector, which matches nothing there and keeps
     the rows aligned with the copy space; with a `margin`, marks on a plain background are
     re-framed as the model was trained to see them (copies are still found on the files as
-    they are). A reference without a plain border is a photo (`frame_mark` leaves it)."""
+    they are). A reference without a plain border (`plain_background`) is a photo."""
     vectors = vectors.copy()
     logos = [i for i, path in enumerate(paths) if not copies_only(path)]
-    vectors[[i for i in range(len(paths)) if i not in logos]] = 0.0
-    framed = {i: frame_mark(arrays[i], margin if margin is not None else 0.0) for i in logos}
-    changed = [i for i, frame in framed.items() if frame is not arrays[i]]
-    if margin is not None and changed:
-        vectors[changed] = embedder.embed([framed[i] for i in changed])
-    return vectors, [paths[i] for i, frame in framed.items() if frame is arrays[i]]
+    vectors[[i for i, path in enumerate(paths) if copies_only(path)]] = 0.0
+    photos = [i for i in logos if plain_background(arrays[i]) is None]
+    if margin is not None:
+        framed = {i: frame_mark(arrays[i], margin) for i in logos if i not in photos}
+        if framed:
+            vectors[list(framed)] = embedder.embed(list(framed.values()))
+    return vectors, [paths[i] for i in photos]
 
 
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
