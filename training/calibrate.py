@@ -5,9 +5,10 @@
 
 Uses training brands and training photos only (fresh seeds), never the held-out ones that
 `training.evaluate` reports on:
-- logo: the scan's own search (`embed_images` + `search_gallery`) over an index of training
-  brands, on listing photos with a logo at 10-60% of the width and on logo-free photos; the
-  (threshold, margin) pair with the best top-1 brand accuracy among those that keep false
+- logo: the scan's own search (`embed_images` + `search_gallery`, and the second look of
+  `visionguard/refine.py` for photos scoring from `--refine-floor` up to the threshold) over an
+  index of training brands, on listing photos with a logo at 10-60% of the width and on
+  logo-free photos; the (threshold, margin) pair with the best top-1 brand accuracy among those that keep false
   brands on logo-free photos at or below `--max-false-brand`;
 - duplicate: the lowest threshold whose false-duplicate rate on other photos of the same
   scenes stays at or below `--max-false-duplicate`.
@@ -27,27 +28,39 @@ from visionguard.decode import decode
 from visionguard.embed import embed_images
 from visionguard.index import build_index
 from visionguard.models import create_model
-from visionguard.search import SearchThresholds, search_gallery
+from visionguard.refine import refine_matches
+from visionguard.search import SearchThresholds, decide_brand, search_gallery
 
 
-def logo_thresholds(model, logos_by_brand, brands, photos, seed, work: Path, max_false_brand: float) -> dict:
+def logo_thresholds(model, logos_by_brand, brands, photos, seed, work: Path, max_false_brand: float,
+                    refine_floor: float | None = None) -> dict:
     evaluate.write_gallery(work / "gallery", logos_by_brand, brands)
     expected = evaluate.write_listings(work / "listings", logos_by_brand, brands, photos, seed)
     index = build_index(work / "gallery", work / "index", model=model)
     names = sorted(expected)
-    predicted, best, runner_up = [], [], []
     everything = SearchThresholds(logo=-1.0, logo_margin=-1.0, duplicate=2.0)
+    # The scan's second look (refine.py) runs below the threshold being chosen: take every
+    # photo's verdict both without and with it, and pick per threshold below.
+    look_again = SearchThresholds(logo=2.0, logo_margin=-1.0, duplicate=2.0, refine_floor=refine_floor)
+    first, second = [], []
     for start in range(0, len(names), 16):
         images = [decode(work / "listings" / name) for name in names[start : start + 16]]
-        for match in search_gallery(index, embed_images(model, images), everything):
-            predicted.append(match.brand)
-            best.append(match.brand_score)
-            runner_up.append(match.runner_up_score)
+        embeddings = embed_images(model, images)
+        matches = search_gallery(index, embeddings, everything)
+        first += [(m.brand, m.brand_score, m.brand_score - m.runner_up_score) for m in matches]
+        if refine_floor is not None:
+            refine_matches(model, index, images, embeddings, matches, look_again)
+            for match in matches:
+                decide_brand(index, match, everything)
+        second += [(m.brand, m.brand_score, m.brand_score - m.runner_up_score) for m in matches]
     truth = np.array([expected[n] or "" for n in names])
-    predicted, best, margin = np.array([p or "" for p in predicted]), np.array(best), np.array(best) - np.array(runner_up)
     has_logo = truth != ""
+    columns = [(np.array([p or "" for p, _, _ in way]), np.array([b for _, b, _ in way]), np.array([m for _, _, m in way]))
+               for way in (first, second)]
     choice = None
     for threshold in np.arange(0.2, 0.95, 0.01):
+        sure = columns[0][1] >= threshold
+        predicted, best, margin = (np.where(sure, a, b) for a, b in zip(*columns))
         for needed in np.arange(0.0, 0.3, 0.01):
             accept = (best >= threshold) & (margin >= needed)
             false_rate = accept[~has_logo].mean()
@@ -57,7 +70,10 @@ def logo_thresholds(model, logos_by_brand, brands, photos, seed, work: Path, max
             if choice is None or top1 > choice[0] + 1e-9:
                 choice = (float(top1), float(false_rate), round(float(threshold), 2), round(float(needed), 2))
     top1, false_rate, threshold, needed = choice
-    return {"logo": threshold, "logo_margin": needed, "calibration_top1": round(top1, 4),
+    chosen = {"logo": threshold, "logo_margin": needed}
+    if refine_floor is not None:
+        chosen["refine_floor"] = refine_floor
+    return {**chosen, "calibration_top1": round(top1, 4),
             "calibration_false_brand": round(false_rate, 4), "calibration_images": len(names)}
 
 
@@ -81,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--brands", type=int, default=100)
     parser.add_argument("--max-false-brand", type=float, default=0.005)
     parser.add_argument("--max-false-duplicate", type=float, default=0.002)
+    parser.add_argument("--refine-floor", type=float, default=0.65,
+                        help="the scan's second look (visionguard/refine.py) for best scores from here up to the threshold; 0: none")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("build/training/calibrate"))
     args = parser.parse_args(argv)
@@ -90,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     brands = sorted(rng.choice(train_brands, size=min(args.brands, len(train_brands)), replace=False).tolist())
     model = create_model(str(args.weights))
     with tempfile.TemporaryDirectory(dir=args.work) as tmp:
-        thresholds = logo_thresholds(model, logos_by_brand, brands, train_photos, args.seed, Path(tmp), args.max_false_brand)
+        thresholds = logo_thresholds(model, logos_by_brand, brands, train_photos, args.seed, Path(tmp), args.max_false_brand,
+                                     args.refine_floor or None)
     thresholds.update(duplicate_threshold(model, train_photos, [logos_by_brand[b][0] for b in brands], args.seed + 1,
                                           args.max_false_duplicate))
     card_path = args.weights.with_suffix(".json")
     card = json.loads(card_path.read_text())
-    card["thresholds"] = {k: thresholds[k] for k in ("logo", "logo_margin", "duplicate")}
+    card["thresholds"] = {k: thresholds[k] for k in ("logo", "logo_margin", "refine_floor", "duplicate") if k in thresholds}
     card["calibration"] = {k: v for k, v in thresholds.items() if k.startswith("calibration")}
     card_path.write_text(json.dumps(card, indent=1) + "\n")
     print(json.dumps(thresholds, indent=1))

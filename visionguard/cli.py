@@ -232,6 +232,10 @@ def scan(
     small_logos: bool = typer.Option(
         False, "--small-logos", help="Also search small windows, for logos of 10-20% of the photo width (25 crop windows instead of 9)."
     ),
+    refine: bool = typer.Option(
+        True, "--refine/--no-refine", help="Look again, with more windows around where it matched, at photos whose best brand "
+        "scores just under the threshold (default model; ~2.5 windows per photo on average, see README)."
+    ),
     shard_size: int = typer.Option(
         0, "--shard-size", min=0, help="Split results into files of N results: OUT-00000.jsonl, OUT-00001.jsonl, ... (0: one file)."
     ),
@@ -272,7 +276,7 @@ def scan(
             done |= finished_keys(part)
         options = dict(
             ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, text_cells=text_cells, batch_size=batch_size,
-            ocr_alternatives=ocr_alternatives, small_logos=small_logos, device=device,
+            ocr_alternatives=ocr_alternatives, small_logos=small_logos, refine=refine, device=device,
         )
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)

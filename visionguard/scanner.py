@@ -25,6 +25,7 @@ from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
 from visionguard.models.runtime import check_device
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
+from visionguard.refine import refine_matches
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
 from visionguard.sources import ScanInput, iter_image_files, iter_inputs
 from visionguard.text import BrandCatalog, TextMatcher
@@ -49,6 +50,9 @@ class ScanOptions:
     ocr_alternatives: bool = False
     #: Also search small crop windows, for logos of 10-20% of the photo width (2.5x the embedding work).
     small_logos: bool = False
+    #: Look again, with more windows, at photos whose best brand scores just under the
+    #: threshold (refine.py; models whose card sets `refine_floor`, the default one does).
+    refine: bool = True
     #: None: the thresholds calibrated for the model (its model card), else the search defaults.
     thresholds: SearchThresholds | None = None
     #: Batches scanned at once, one thread each (see `Scanner.scan`); `Scanner.load` gives each
@@ -211,25 +215,34 @@ class Scanner:
             return []
         started = time.perf_counter()
         try:
-            embeddings = embed_images(self.model, [item.image for item in items], self._grid)
-            matches: list[VisualMatch | None] = search_gallery(self.index, embeddings, self.options.thresholds)
-            for item, embedding in zip(items, embeddings):
-                item.text_cells = embedding.text_cells
+            matches: list[VisualMatch | None] = self._embed_and_search(items)
         except Exception:  # noqa: BLE001 - retry one by one so a single odd image fails alone
             matches = []
             for item in items:
                 try:
-                    embeddings = embed_images(self.model, [item.image], self._grid)
-                    matches += search_gallery(self.index, embeddings, self.options.thresholds)
-                    item.text_cells = embeddings[0].text_cells
+                    matches += self._embed_and_search([item])
                 except Exception as error:  # noqa: BLE001
                     item.result = ScanResult.failed(
                         item.result.path, f"embedding failed: {type(error).__name__}: {error}", item.result.listing
                     )
                     matches.append(None)
-        elapsed = (time.perf_counter() - started) * 1000 / len(items)
+        second_looks = sum(item.result.timings_ms.get("refine", 0.0) for item in items)
+        elapsed = ((time.perf_counter() - started) * 1000 - second_looks) / len(items)
         for item in items:
             item.result.timings_ms["embed_search"] = elapsed
+        return matches
+
+    def _embed_and_search(self, items: list[_Item]) -> list[VisualMatch]:
+        images = [item.image for item in items]
+        embeddings = embed_images(self.model, images, self._grid)
+        matches = search_gallery(self.index, embeddings, self.options.thresholds)
+        for item, embedding in zip(items, embeddings):
+            item.text_cells = embedding.text_cells
+        if self.options.refine:
+            started = time.perf_counter()
+            looked = refine_matches(self.model, self.index, images, embeddings, matches, self.options.thresholds)
+            for i in looked:  # the photos that got a second look share its time
+                items[i].result.timings_ms["refine"] = (time.perf_counter() - started) * 1000 / len(looked)
         return matches
 
     def _verify(self, item: _Item, visual: VisualMatch | None) -> None:

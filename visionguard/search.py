@@ -31,11 +31,17 @@ class SearchThresholds:
     copy_agreement: float = 0.6
     copy_inliers: int = 15
     copy_coverage: float = 0.1
+    #: A photo whose best brand scores at least this, but under `logo`, gets a second look
+    #: (refine.py: more windows where it matched best). None: no second look.
+    refine_floor: float | None = None
 
     @classmethod
     def for_model(cls, model: EmbeddingModel) -> "SearchThresholds":
-        known = {k: type(getattr(cls, k))(v) for k, v in model.thresholds.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        def typed(name: str, value):
+            default = getattr(cls, name)
+            return value if value is None else (float if default is None else type(default))(value)
+
+        return cls(**{k: typed(k, v) for k, v in model.thresholds.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -51,6 +57,10 @@ class VisualMatch:
     duplicate_agreement: float = 0.0  # share of the original's pixels in place, when verified
     #: (gallery row, similarity) of gallery photos worth a copy check (verify.py), best first
     copy_candidates: list[tuple[int, float]] = field(default_factory=list)
+    #: brand -> (best similarity, gallery row) over every window searched so far
+    brand_scores: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+    #: best similarity of each crop window (`ImageEmbedding.boxes` order): where a second look starts
+    window_scores: np.ndarray | None = field(default=None, repr=False)
 
 
 def search_gallery(
@@ -66,7 +76,9 @@ def search_gallery(
     row = 0
     for position, embedding in enumerate(embeddings):
         count = 1 + len(embedding.crops)
-        match = _decide(index, scores[row : row + count], ids[row : row + count], thresholds)
+        match = VisualMatch(window_scores=scores[row + 1 : row + count, 0].copy())
+        add_brand_scores(index, match, scores[row : row + count], ids[row : row + count])
+        decide_brand(index, match, thresholds)
         _decide_copy(index, match, copy_scores[position], copy_ids[position], thresholds)
         matches.append(match)
         row += count
@@ -86,21 +98,26 @@ def _decide_copy(index: GalleryIndex, match: VisualMatch, scores: np.ndarray, id
         match.duplicate_brand = index.brand_of[gallery_id]
 
 
-def _decide(index: GalleryIndex, scores: np.ndarray, ids: np.ndarray, thresholds: SearchThresholds) -> VisualMatch:
-    """The brand whose gallery images the whole photo or one of its crops matches best."""
-    match = VisualMatch()
-    best_per_brand: dict[str, tuple[float, int]] = {}
+def add_brand_scores(index: GalleryIndex, match: VisualMatch, scores: np.ndarray, ids: np.ndarray) -> None:
+    """Fold the neighbours of some of a photo's windows into its best similarity per brand."""
+    best = match.brand_scores
     for score, gallery_id in zip(scores.ravel().tolist(), ids.ravel().tolist()):
         if gallery_id < 0:
             continue
         brand = index.brand_of[gallery_id]
-        if score > best_per_brand.get(brand, (-1.0, -1))[0]:
-            best_per_brand[brand] = (score, gallery_id)
-    ranked = sorted(best_per_brand.items(), key=lambda item: -item[1][0])
-    if ranked:
-        brand, (score, gallery_id) = ranked[0]
-        runner_up = ranked[1][1][0] if len(ranked) > 1 else 0.0
-        match.brand_score, match.runner_up_score = score, runner_up
-        if score >= thresholds.logo and score - runner_up >= thresholds.logo_margin:
-            match.brand, match.brand_image = brand, index.paths[gallery_id]
-    return match
+        if score > best.get(brand, (-1.0, -1))[0]:
+            best[brand] = (score, gallery_id)
+
+
+def decide_brand(index: GalleryIndex, match: VisualMatch, thresholds: SearchThresholds) -> None:
+    """The brand whose gallery images the whole photo or one of its windows matches best, if
+    it clears the threshold and leads the runner-up by the margin."""
+    ranked = sorted(match.brand_scores.items(), key=lambda item: -item[1][0])
+    match.brand = match.brand_image = None
+    if not ranked:
+        return
+    brand, (score, gallery_id) = ranked[0]
+    match.brand_score = score
+    match.runner_up_score = ranked[1][1][0] if len(ranked) > 1 else 0.0
+    if score >= thresholds.logo and score - match.runner_up_score >= thresholds.logo_margin:
+        match.brand, match.brand_image = brand, index.paths[gallery_id]
