@@ -157,7 +157,8 @@ def test_shipped_model_matches_its_card():
 
     model = create_model(TRAINED_MODEL)
     assert model.checksum == model.card["sha256"]
-    assert set(model.thresholds) == {"logo", "logo_margin", "duplicate"}
+    assert set(model.thresholds) == {"logo", "logo_margin", "refine_floor", "duplicate"}
+    assert model.thresholds["refine_floor"] < model.thresholds["logo"]  # the second look runs below the threshold
     assert model.card["logo_trunk"] is True and model.input_size == model.card["input_size"] == 160
     history = model.card["training"]["history"]
     assert history[-1]["held_out_recall_at_1"] > history[0]["held_out_recall_at_1"] + 0.5
