@@ -63,7 +63,7 @@ def refine_matches(model: EmbeddingModel, index: GalleryIndex, images: Sequence[
     scores, ids = index.search(vectors, k)
     row = 0
     for i, boxes in picks:
-        add_brand_scores(index, matches[i], scores[row : row + len(boxes)], ids[row : row + len(boxes)])
+        add_brand_scores(index, matches[i], scores[row : row + len(boxes)], ids[row : row + len(boxes)], boxes)
         decide_brand(index, matches[i], thresholds)
         row += len(boxes)
     return [i for i, _ in picks]

@@ -27,6 +27,7 @@ from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
 from visionguard.refine import refine_matches
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
+from visionguard.wordmark import printed_words_explain
 from visionguard.sources import ScanInput, iter_image_files, iter_inputs
 from visionguard.text import BrandCatalog, TextMatcher
 from visionguard.verify import confirm_copy
@@ -53,6 +54,9 @@ class ScanOptions:
     #: Look again, with more windows, at photos whose best brand scores just under the
     #: threshold (refine.py; models whose card sets `refine_floor`, the default one does).
     refine: bool = True
+    #: After OCR, withdraw a logo verdict that printed words not naming the brand explain
+    #: (wordmark.py: a printed word looks like a wordmark logo).
+    wordmark_check: bool = True
     #: None: the thresholds calibrated for the model (its model card), else the search defaults.
     thresholds: SearchThresholds | None = None
     #: Batches scanned at once, one thread each (see `Scanner.scan`); `Scanner.load` gives each
@@ -277,7 +281,28 @@ class Scanner:
                     )
                 except Exception as error:  # noqa: BLE001 - the flags stand unconfirmed; the scan goes on
                     result.error = f"second OCR reading failed: {type(error).__name__}: {error}"
+            if self.options.wordmark_check and visual is not None and visual.brand and result.ocr:
+                self._check_wordmark(item, visual)
             if not self.options.ocr_alternatives:
                 for token in result.ocr:
                     token.alternatives = None
         apply_evidence(result, visual, self.brand_names)
+
+    def _check_wordmark(self, item: _Item, visual: VisualMatch) -> None:
+        """Withdraw a logo verdict that printed words not naming the brand explain (wordmark.py)."""
+        result = item.result
+        if visual.brand in {m.brand for m in result.mentions} | {a.brand for a in result.altered}:
+            return
+        started = time.perf_counter()
+        try:
+            words = printed_words_explain(self.model, self.index, item.image, visual, result.ocr,
+                                          self.index.brands[visual.brand], self.options.thresholds)
+        except Exception as error:  # noqa: BLE001 - the logo verdict stands; the scan goes on
+            result.error = f"wordmark check failed: {type(error).__name__}: {error}"
+            return
+        result.timings_ms["wordmark"] = (time.perf_counter() - started) * 1000
+        if words:
+            name = self.brand_names.get(visual.brand, visual.brand)
+            read = ", ".join(f"'{t.text}'" for t in words)
+            visual.set_aside = f"{name} logo match (similarity {visual.brand_score:.2f}) set aside: it rests on the printed text {read}"
+            visual.brand = visual.brand_image = visual.brand_box = None

@@ -37,6 +37,8 @@ def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: 
             f"{brand_names.get(visual.brand, visual.brand)} logo matches {visual.brand_image} "
             f"(similarity {visual.brand_score:.2f})"
         )
+    if visual and visual.set_aside:
+        reasons.append(visual.set_aside)
     if result.brand is None and result.mentions:
         best = max(result.mentions, key=lambda m: m.confidence)
         result.brand, result.brand_score, result.brand_source = best.brand, best.confidence, "text"

@@ -49,6 +49,10 @@ class VisualMatch:
     brand: str | None = None
     brand_score: float = 0.0
     brand_image: str | None = None
+    #: the window (x0, y0, x1, y1) whose vector matched the brand best; None: the whole photo
+    brand_box: tuple[int, int, int, int] | None = None
+    #: why a logo verdict was withdrawn after OCR (wordmark.py), for the reasons
+    set_aside: str | None = None
     runner_up_score: float = 0.0
     duplicate_of: str | None = None
     duplicate_score: float = 0.0
@@ -57,8 +61,9 @@ class VisualMatch:
     duplicate_agreement: float = 0.0  # share of the original's pixels in place, when verified
     #: (gallery row, similarity) of gallery photos worth a copy check (verify.py), best first
     copy_candidates: list[tuple[int, float]] = field(default_factory=list)
-    #: brand -> (best similarity, gallery row) over every window searched so far
-    brand_scores: dict[str, tuple[float, int]] = field(default_factory=dict, repr=False)
+    #: brand -> (best similarity, gallery row, window or None for the whole photo) over every
+    #: window searched so far
+    brand_scores: dict[str, tuple[float, int, tuple[int, int, int, int] | None]] = field(default_factory=dict, repr=False)
     #: best similarity of each crop window (`ImageEmbedding.boxes` order): where a second look starts
     window_scores: np.ndarray | None = field(default=None, repr=False)
 
@@ -77,7 +82,7 @@ def search_gallery(
     for position, embedding in enumerate(embeddings):
         count = 1 + len(embedding.crops)
         match = VisualMatch(window_scores=scores[row + 1 : row + count, 0].copy())
-        add_brand_scores(index, match, scores[row : row + count], ids[row : row + count])
+        add_brand_scores(index, match, scores[row : row + count], ids[row : row + count], [None, *embedding.boxes])
         decide_brand(index, match, thresholds)
         _decide_copy(index, match, copy_scores[position], copy_ids[position], thresholds)
         matches.append(match)
@@ -98,26 +103,29 @@ def _decide_copy(index: GalleryIndex, match: VisualMatch, scores: np.ndarray, id
         match.duplicate_brand = index.brand_of[gallery_id]
 
 
-def add_brand_scores(index: GalleryIndex, match: VisualMatch, scores: np.ndarray, ids: np.ndarray) -> None:
-    """Fold the neighbours of some of a photo's windows into its best similarity per brand."""
+def add_brand_scores(index: GalleryIndex, match: VisualMatch, scores: np.ndarray, ids: np.ndarray,
+                     boxes: list[tuple[int, int, int, int] | None]) -> None:
+    """Fold the neighbours of some of a photo's windows (`boxes`, one per row of `scores`) into
+    its best similarity per brand."""
     best = match.brand_scores
-    for score, gallery_id in zip(scores.ravel().tolist(), ids.ravel().tolist()):
-        if gallery_id < 0:
-            continue
-        brand = index.brand_of[gallery_id]
-        if score > best.get(brand, (-1.0, -1))[0]:
-            best[brand] = (score, gallery_id)
+    for row_scores, row_ids, box in zip(scores.tolist(), ids.tolist(), boxes):
+        for score, gallery_id in zip(row_scores, row_ids):
+            if gallery_id < 0:
+                continue
+            brand = index.brand_of[gallery_id]
+            if score > best.get(brand, (-1.0,))[0]:
+                best[brand] = (score, gallery_id, box)
 
 
 def decide_brand(index: GalleryIndex, match: VisualMatch, thresholds: SearchThresholds) -> None:
     """The brand whose gallery images the whole photo or one of its windows matches best, if
     it clears the threshold and leads the runner-up by the margin."""
     ranked = sorted(match.brand_scores.items(), key=lambda item: -item[1][0])
-    match.brand = match.brand_image = None
+    match.brand = match.brand_image = match.brand_box = None
     if not ranked:
         return
-    brand, (score, gallery_id) = ranked[0]
+    brand, (score, gallery_id, box) = ranked[0]
     match.brand_score = score
     match.runner_up_score = ranked[1][1][0] if len(ranked) > 1 else 0.0
     if score >= thresholds.logo and score - match.runner_up_score >= thresholds.logo_margin:
-        match.brand, match.brand_image = brand, index.paths[gallery_id]
+        match.brand, match.brand_image, match.brand_box = brand, index.paths[gallery_id], box
