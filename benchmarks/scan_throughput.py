@@ -111,6 +111,31 @@ def detection_figures(results: Path, words: list[str | None], logo_brands: list[
             f"{false_logo} of {len(words)}")
 
 
+def decode_rate(files: list[Path]) -> float:
+    from visionguard.decode import decode
+
+    started = time.perf_counter()
+    for path in files:
+        decode(path)
+    return len(files) / (time.perf_counter() - started)
+
+
+def naive_rate(files: list[Path], index_dir: Path) -> float:
+    """The straightforward script: full-image EasyOCR readtext and one embedding per image."""
+    from visionguard.index import GalleryIndex
+    from visionguard.ocr import EasyOcrEngine
+
+    reader = EasyOcrEngine(detector="craft", recognizer_runtime="torch").reader  # EasyOCR as installed
+    index = GalleryIndex.load(index_dir)
+    model = index.open_model(runtime="torch")  # the scan's model, eager
+    started = time.perf_counter()
+    for path in files:
+        image = np.asarray(Image.open(path).convert("RGB"))
+        reader.readtext(image)
+        index.search(model.embed([image]), 1)
+    return len(files) / (time.perf_counter() - started)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=1000)
