@@ -20,17 +20,18 @@ import numpy as np
 from visionguard.decode import ImageInput, decode
 from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_border
 from visionguard.errors import DecodeError, VisionGuardError
+from visionguard.gallery import Brand
 from visionguard.index import GalleryIndex
 from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
 from visionguard.models.runtime import check_device
+from visionguard.refine import refine_matches
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
-from visionguard.refine import refine_matches
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
-from visionguard.wordmark import printed_words_explain
 from visionguard.sources import ScanInput, iter_image_files, iter_inputs
 from visionguard.text import BrandCatalog, TextMatcher
 from visionguard.verify import confirm_copy
+from visionguard.wordmark import printed_words_explain
 
 
 @dataclass
@@ -295,8 +296,8 @@ class Scanner:
             return
         started = time.perf_counter()
         try:
-            words = printed_words_explain(self.model, self.index, item.image, visual, result.ocr,
-                                          self.index.brands[visual.brand], self.options.thresholds)
+            brand = self.index.brands.get(visual.brand) or Brand(visual.brand, visual.brand)
+            words = printed_words_explain(self.model, self.index, item.image, visual, result.ocr, brand, self.options.thresholds)
         except Exception as error:  # noqa: BLE001 - the logo verdict stands; the scan goes on
             result.error = f"wordmark check failed: {type(error).__name__}: {error}"
             return

@@ -15,13 +15,13 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
+from visionguard.embed import Box
 from visionguard.gallery import Brand
 from visionguard.index import GalleryIndex
 from visionguard.models import EmbeddingModel
 from visionguard.results import OcrToken
 from visionguard.search import SearchThresholds, VisualMatch
 
-Box = tuple[int, int, int, int]
 #: Pixels added around a token's box before it is painted over (OCR boxes hug the glyphs).
 PAD = 3
 #: Letters and digits a token needs to count as a printed word.
