@@ -8,8 +8,8 @@ Uses training brands and training photos only (fresh seeds), never the held-out 
 - logo: the scan's own search (`embed_images` + `search_gallery`, and the second look of
   `visionguard/refine.py` for photos scoring from `--refine-floor` up to the threshold) over an
   index of training brands, on listing photos with a logo at 10-60% of the width and on
-  logo-free photos; the (threshold, margin) pair with the best top-1 brand accuracy among those that keep false
-  brands on logo-free photos at or below `--max-false-brand`;
+  logo-free photos; the (threshold, margin) pair with the best top-1 brand accuracy among
+  those that keep false brands on logo-free photos at or below `--max-false-brand`;
 - duplicate: the lowest threshold whose false-duplicate rate on other photos of the same
   scenes stays at or below `--max-false-duplicate`.
 """
