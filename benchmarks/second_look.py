@@ -19,7 +19,6 @@ import dataclasses
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -47,9 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     args.work.mkdir(parents=True, exist_ok=True)
-    material = SimpleNamespace(simple_icons=args.simple_icons, image_folder=None, photos=args.photos, held_out=0.2, work=args.work)
-    logos, _, held, _, held_photos = evaluate.load_material(material)
-    brands = held[:100]
+    logos, brands, held_photos = evaluate.held_out_material(args.simple_icons, args.photos, args.work)
     print("end to end, 100 held-out brands, no OCR: top-1 brand / false brands on logo-free photos; "
           "photos looked at again and the ms it took each; images/s")
     for seed in args.seeds:

@@ -19,7 +19,6 @@ import functools
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -58,9 +57,7 @@ def quality(simple_icons: Path, photos: Path, seeds: list[int], work: Path) -> N
     from training import evaluate
     from visionguard import Scanner, build_index
 
-    args = SimpleNamespace(simple_icons=simple_icons, image_folder=None, photos=photos, held_out=0.2, work=work)
-    logos, _, held, _, held_photos = evaluate.load_material(args)
-    brands = held[:100]
+    logos, brands, held_photos = evaluate.held_out_material(simple_icons, photos, work)
     print("end to end, 100 held-out brands, no OCR: top-1 brand of logo photos / false brands on logo-free photos")
     for seed in seeds:
         with tempfile.TemporaryDirectory(dir=work) as tmp:

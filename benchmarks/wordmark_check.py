@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 
@@ -33,9 +32,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     args.work.mkdir(parents=True, exist_ok=True)
-    material = SimpleNamespace(simple_icons=args.simple_icons, image_folder=None, photos=args.photos, held_out=0.2, work=args.work)
-    logos, _, held, _, held_photos = evaluate.load_material(material)
-    brands = held[:100]
+    logos, brands, held_photos = evaluate.held_out_material(args.simple_icons, args.photos, args.work)
     print("end to end with OCR, 100 held-out brands: top-1 brand / false brands on logo-free photos; logo verdicts set aside")
     for seed in args.seeds:
         with tempfile.TemporaryDirectory(dir=args.work) as tmp:

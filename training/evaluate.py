@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from PIL import Image
@@ -196,6 +197,14 @@ def load_material(args) -> tuple[dict, list[str], list[str], list, list]:
     train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
     train_photos, held_photos = data.split_photos(data.load_photos(args.photos))
     return logos_by_brand, train_brands, held_brands, train_photos, held_photos
+
+
+def held_out_material(simple_icons: Path, photos: Path, work: Path, brands: int = 100) -> tuple[dict, list[str], list]:
+    """What the end-to-end benchmarks scan: logos by brand, the first `brands` held-out brands
+    (the split of training), and the held-out photos."""
+    args = SimpleNamespace(simple_icons=simple_icons, image_folder=None, photos=photos, held_out=0.2, work=work)
+    logos_by_brand, _, held_brands, _, held_photos = load_material(args)
+    return logos_by_brand, held_brands[:brands], held_photos
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,7 +234,7 @@ def scan(
     ),
     refine: bool = typer.Option(
         True, "--refine/--no-refine", help="Look again, with more windows around where it matched, at photos whose best brand "
-        "scores just under the threshold (default model): more logos found, ~6% fewer images/s (README, 'Second look')."
+        "scores just under the threshold (default model): more logos found, 1-7% fewer images/s on the bench (README, 'Second look')."
     ),
     shard_size: int = typer.Option(
         0, "--shard-size", min=0, help="Split results into files of N results: OUT-00000.jsonl, OUT-00001.jsonl, ... (0: one file)."
