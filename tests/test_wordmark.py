@@ -53,6 +53,10 @@ def test_only_confident_words_that_are_no_part_of_the_brand_name_count():
     assert not foreign_tokens([token("Ai"), token("73")], window, samsung)  # bits of logo graphics
     assert not foreign_tokens([token("WWW", 0.03)], window, samsung)  # read with no confidence
     assert not foreign_tokens([token("New Balance", box=(500, 500, 700, 540))], window, samsung)  # outside the window
+    assert foreign_tokens([token("NIKE", box=(350, 250, 490, 300))], window, fujifilm)  # cut by the window's edge
+    assert not foreign_tokens([token("NIKE", box=(380, 250, 520, 300))], window, fujifilm)  # a sliver inside
+    assert foreign_tokens([token("New Balance", 0.37)], window, samsung)  # long words: a lower floor
+    assert not foreign_tokens([token("Sale", 0.37)], window, samsung)
 
 
 def test_paint_over_fills_a_box_with_the_colour_around_it():

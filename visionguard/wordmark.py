@@ -26,36 +26,43 @@ from visionguard.search import SearchThresholds, VisualMatch
 PAD = 3
 #: Letters and digits a token needs to count as a printed word.
 MIN_WORD = 3
-#: Recogniser confidence a token needs to count as a printed word (printed words on the bench
-#: listings: >= 0.52; bits of logo graphics on held-out listings: 0.03-0.35).
+#: Recogniser confidence a token needs to count as a printed word (bits of logo graphics on
+#: held-out listings: 0.03-0.35) ...
 MIN_CONFIDENCE = 0.5
+#: ... and a long one (`LONG_WORD` letters and digits or more), which logo graphics do not give:
+#: printed "New Balance" and "Original" on the bench listings were read at 0.37-0.49.
+LONG_WORD, MIN_CONFIDENCE_LONG = 6, 0.35
+#: Share of a token's box that must lie in the matching window: a window cut through a printed
+#: word ("NI|KE") matches on the part it holds.
+MIN_INSIDE = 0.25
 #: Similarity (difflib ratio, against the closest part of a name as long as the token) from
 #: which a token is a misreading of a brand name: "FLUCENE" of Lucene, "363" of 365.
 SAME_WORD = 0.66
 
 
 def foreign_tokens(tokens: list[OcrToken], window: Box, brand: Brand) -> list[OcrToken]:
-    """Words inside `window` (centre in it) that are no part of the brand's names: a wordmark
-    read as "LUCENE" belongs to "Apache Lucene", and one misread as "FUJHFILM" to Fujifilm; a
-    printed "New Balance" does not belong to Samsung. Tokens of fewer than `MIN_WORD` letters
-    and digits, or read with less than `MIN_CONFIDENCE`, are not words: OCR reads such bits
-    ("Ai", "X", "73"; "WWW" at 0.03) from logo graphics."""
+    """Words in `window` (at least `MIN_INSIDE` of the box) that are no part of the brand's
+    names: a wordmark read as "LUCENE" belongs to "Apache Lucene", and one misread as
+    "FUJHFILM" to Fujifilm; a printed "New Balance" does not belong to Samsung. Tokens of fewer
+    than `MIN_WORD` letters and digits, or read with less than `MIN_CONFIDENCE` (long ones:
+    `MIN_CONFIDENCE_LONG`), are not words: OCR reads such bits ("Ai", "X", "73"; "WWW" at
+    0.03) from logo graphics."""
     names = [_plain(name) for name in (*brand.names, brand.id)]
     found = []
     for token in tokens:
-        x0, y0, x1, y1 = token.box
-        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
         text = _plain(token.text)
-        if len(text) < MIN_WORD or token.confidence < MIN_CONFIDENCE:
+        floor = MIN_CONFIDENCE_LONG if len(text) >= LONG_WORD else MIN_CONFIDENCE
+        if len(text) < MIN_WORD or token.confidence < floor or _share_inside(token.box, window) < MIN_INSIDE:
             continue
-        if window[0] <= cx < window[2] and window[1] <= cy < window[3] and not any(_resembles(text, n) for n in names if n):
+        if not any(_resembles(text, n) for n in names if n):
             found.append(token)
     return found
 
 
 def paint_over(crop: np.ndarray, boxes: list[Box]) -> np.ndarray:
-    """`crop` with each box (crop coordinates) filled with the median colour of its outline:
-    the plate or photo the text was printed on."""
+    """`crop` with each box (crop coordinates; clipped to the crop, as a token may run over the
+    window's edge) filled with the median colour of its outline: the plate or photo the text
+    was printed on."""
     out = crop.copy()
     height, width = out.shape[:2]
     for x0, y0, x1, y1 in boxes:
@@ -80,6 +87,14 @@ def printed_words_explain(model: EmbeddingModel, index: GalleryIndex, image: np.
     scores, ids = index.search(model.embed([crop]), k)
     left = max((float(s) for s, i in zip(scores[0], ids[0]) if i >= 0 and index.brand_of[i] == match.brand), default=0.0)
     return foreign if left < thresholds.logo else []
+
+
+def _share_inside(box: Box, window: Box) -> float:
+    """The share of `box`'s area that lies inside `window`."""
+    width = min(box[2], window[2]) - max(box[0], window[0])
+    height = min(box[3], window[3]) - max(box[1], window[1])
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    return max(0, width) * max(0, height) / area if area > 0 else 0.0
 
 
 def _resembles(text: str, name: str) -> bool:
