@@ -118,6 +118,7 @@ def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):
     assert "search: exact" in info.stdout and "samsung" in info.stdout
     assert "copy verification: keypoints and thumbnails" in info.stdout
     assert "gallery logos: re-framed with a 15% margin" in info.stdout
+    assert "its logos read: SAMSUNG" in info.stdout  # read by OCR as they were added
     missing = run("index", "add", partial, "--index", tmp_path / "nowhere")
     assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
-from visionguard import Scanner
+from visionguard import Scanner, build_index
 from visionguard.gallery import Brand
 from visionguard.results import OcrToken
 from visionguard.scanner import ScanOptions
-from visionguard.synth import photo, print_text
+from visionguard.synth import font, paste_logo, photo, print_text
 from visionguard.wordmark import foreign_tokens, paint_over
 
 
@@ -64,3 +68,31 @@ def test_paint_over_fills_a_box_with_the_colour_around_it():
     crop[40:60, 50:150] = 10  # dark "text" on a light plate
     painted = paint_over(crop, [(50, 40, 150, 60)])
     assert (painted == 240).all() and (crop[40:60, 50:150] == 10).all()
+
+
+def _mark_with_other_text() -> Image.Image:
+    """A logo that says another name than its brand's, as the AppGallery logo says HUAWEI."""
+    mark = Image.new("RGBA", (256, 256), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(mark)
+    draw.rounded_rectangle((8, 8, 248, 248), 48, outline=(20, 20, 20, 255), width=6)
+    draw.arc((98, 40, 158, 90), 0, 180, fill=(20, 20, 20, 255), width=6)
+    draw.text((128, 150), "HUAWEI", font=font(46), fill=(20, 20, 20, 255), anchor="mm")
+    return mark
+
+
+def test_text_in_the_brands_own_logo_is_not_printed_text(tmp_path, gallery_dir):
+    gallery = tmp_path / "gallery"
+    (gallery / "appgallery").mkdir(parents=True)
+    _mark_with_other_text().save(gallery / "appgallery" / "logo.png")
+    shutil.copytree(Path(gallery_dir) / "samsung", gallery / "samsung")
+    listing = np.asarray(paste_logo(photo("brick", (800, 800)), _mark_with_other_text(), 0.4, (0.4, 0.45)).convert("RGB"))
+
+    index = build_index(gallery, tmp_path / "index")
+    assert index.logo_text == {"appgallery": ["HUAWEI"], "samsung": ["SAMSUNG"]}  # read by OCR at build
+    result = Scanner.load(tmp_path / "index").scan_image(listing)
+    assert result.brand == "appgallery" and result.brand_source == "logo", result.reasons
+    assert any(token.text == "HUAWEI" for token in result.ocr)  # read, and known as the logo's own
+
+    build_index(gallery, tmp_path / "unread", read_logo_text=False)
+    result = Scanner.load(tmp_path / "unread").scan_image(listing)
+    assert result.brand is None and any("set aside" in r and "HUAWEI" in r for r in result.reasons), result.reasons

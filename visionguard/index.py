@@ -56,6 +56,9 @@ class GalleryIndex:
     #: Logo references that look like photos (no plain border): a photo's logo vector matches
     #: logo-free listings, so `index build` warns; product photos belong under `products/`.
     photo_like: list[str] = field(default_factory=list)
+    #: Words OCR read in each brand's logo references (the AppGallery logo says "HUAWEI"): the
+    #: wordmark check (wordmark.py) counts them as the brand's own, not as printed text.
+    logo_text: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.vectors.ntotal
@@ -88,6 +91,7 @@ class GalleryIndex:
             "images": [{"path": p, "brand": b} for p, b in zip(self.paths, self.brand_of)],
             "skipped": self.skipped,
             "photo_like": self.photo_like,
+            "logo_text": self.logo_text,
         }
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
@@ -124,6 +128,7 @@ class GalleryIndex:
                 brand_of=[item["brand"] for item in images],
                 skipped=meta.get("skipped", []),
                 photo_like=meta.get("photo_like", []),
+                logo_text=meta.get("logo_text", {}),
             )
             index.keypoints = KeypointStore.load(folder, len(index.paths))
         except IndexLoadError:
@@ -173,11 +178,14 @@ def build_index(
     batch_size: int = 32,
     progress: ProgressCallback | None = None,
     runtime: str = DEFAULT_RUNTIME,
+    read_logo_text: bool = True,
 ) -> GalleryIndex:
-    """Embed every image of a gallery folder and save a searchable index to `out_dir`."""
+    """Embed every image of a gallery folder and save a searchable index to `out_dir`; with
+    `read_logo_text`, OCR the logo references for the words they hold (`GalleryIndex.logo_text`)."""
     gallery = read_gallery(gallery_dir)
     embedder = create_model(model, runtime) if isinstance(model, str) else model
-    found = _embed_gallery(gallery, embedder, batch_size, progress, embedder.gallery_margin)
+    reader = _LogoTextReader() if read_logo_text else None
+    found = _embed_gallery(gallery, embedder, batch_size, progress, embedder.gallery_margin, reader)
     if not found.paths:
         raise GalleryError(f"gallery '{gallery_dir}' has no usable image ({len(found.skipped)} files could not be decoded or are blank)")
     for brand_id in gallery.brands:
@@ -193,6 +201,7 @@ def build_index(
         skipped=found.skipped,
         keypoints=KeypointStore.from_keypoints(found.keypoints),
         photo_like=found.photo_like,
+        logo_text=found.logo_text,
     )
     index.save(out_dir)
     return index
@@ -205,6 +214,7 @@ def add_to_index(
     batch_size: int = 32,
     progress: ProgressCallback | None = None,
     runtime: str = DEFAULT_RUNTIME,
+    read_logo_text: bool = True,
 ) -> tuple[GalleryIndex, int]:
     """Add a gallery folder's new images (paths not yet indexed) to an existing index, without
     a rebuild; brands new to the index are added. Returns the index and how many were added.
@@ -215,7 +225,8 @@ def add_to_index(
     known = set(index.paths)
     gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]
     # framed as the index's other logos were (an index built before framing has no margin recorded)
-    found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"))
+    reader = _LogoTextReader() if read_logo_text else None
+    found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"), reader)
     if found.paths:
         index.vectors.add(found.logos)
         index.products.add(found.products)
@@ -226,6 +237,8 @@ def add_to_index(
     retried = {path for path, _ in gallery.images}
     index.skipped = [item for item in index.skipped if item["path"] not in retried] + found.skipped
     index.photo_like += found.photo_like
+    for brand_id, words in found.logo_text.items():
+        index.logo_text[brand_id] = sorted(set(index.logo_text.get(brand_id, [])) | set(words))
     for brand_id, brand in gallery.brands.items():
         index.brands.setdefault(brand_id, brand)  # a brand already indexed keeps its name and aliases
     present = set(index.brand_of)
@@ -245,6 +258,27 @@ class _Embedded:
     brand_of: list[str]
     skipped: list[dict]
     photo_like: list[str]
+    logo_text: dict[str, list[str]]
+
+
+class _LogoTextReader:
+    """The words in a logo reference, by the scan's OCR (loaded on the first logo: seconds)."""
+
+    def __init__(self) -> None:
+        self._engine = None
+
+    def __call__(self, image: np.ndarray) -> list[str]:
+        from visionguard.wordmark import printed_words  # wordmark.py searches indexes: imported late
+
+        if self._engine is None:
+            from visionguard.ocr import EasyOcrEngine
+
+            self._engine = EasyOcrEngine()
+        try:
+            tokens = self._engine.read(image)
+        except Exception:  # noqa: BLE001 - the logo is indexed all the same; its text is only a hint
+            return []
+        return [token.text for token in printed_words(tokens)]
 
 
 def _blank(image: np.ndarray) -> bool:
@@ -256,8 +290,9 @@ def _blank(image: np.ndarray) -> bool:
 
 
 def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: list[str], vectors: np.ndarray,
-                  margin: float | None) -> tuple[np.ndarray, list[str]]:
-    """The gallery images' logo-space rows, and the logo references that look like photos.
+                  margin: float | None) -> tuple[np.ndarray, list[int]]:
+    """The gallery images' logo-space rows, and the logo references that look like photos (by
+    position in `arrays`).
 
     Product photos (`copies_only`) get a zero vector, which matches nothing there and keeps
     the rows aligned with the copy space; with a `margin`, marks on a plain background are
@@ -271,17 +306,19 @@ def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: lis
         framed = {i: frame_mark(arrays[i], margin) for i in logos if i not in photos}
         if framed:
             vectors[list(framed)] = embedder.embed(list(framed.values()))
-    return vectors, [paths[i] for i in photos]
+    return vectors, photos
 
 
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
-                   margin: float | None) -> _Embedded:
-    """Vectors (logo and product spaces) and keypoints of every readable gallery image."""
+                   margin: float | None, read_text: Callable[[np.ndarray], list[str]] | None = None) -> _Embedded:
+    """Vectors (logo and product spaces) and keypoints of every readable gallery image, and
+    the words `read_text` finds in the logo references that are marks, not photos."""
     logos, products, keypoints = [], [], []
     paths: list[str] = []
     brand_of: list[str] = []
     skipped: list[dict] = []
     photo_like: list[str] = []
+    logo_text: dict[str, set[str]] = {}
     total = len(gallery.images)
     for start in range(0, total, batch_size):
         arrays = []
@@ -299,9 +336,14 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
             brand_of.append(brand_id)
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
-            logo_vectors, photos = _logo_vectors(embedder, arrays, paths[len(paths) - len(arrays) :], logo_vectors, margin)
+            batch_paths, batch_brands = paths[len(paths) - len(arrays) :], brand_of[len(paths) - len(arrays) :]
+            logo_vectors, photos = _logo_vectors(embedder, arrays, batch_paths, logo_vectors, margin)
             logos.append(logo_vectors)
-            photo_like += photos
+            photo_like += [batch_paths[i] for i in photos]
+            if read_text is not None:
+                for i, array in enumerate(arrays):
+                    if i not in photos and not copies_only(batch_paths[i]):
+                        logo_text.setdefault(batch_brands[i], set()).update(read_text(array))
             products.append(product_vectors)
             keypoints += [extract_keypoints(trim_border(array), GALLERY_KEYPOINTS) for array in arrays]
         if progress:
@@ -311,6 +353,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
         np.concatenate(logos) if logos else np.zeros((0, dims[0]), np.float32),
         np.concatenate(products) if products else np.zeros((0, dims[1]), np.float32),
         keypoints, paths, brand_of, skipped, photo_like,
+        {brand: sorted(words) for brand, words in logo_text.items() if words},
     )
 
 

@@ -5,7 +5,8 @@ near wordmarks: on the bench listings, 74 of 1,000 photos were given the demo's 
 FUJIFILM logo for a printed "New Balance", "Original" or "Sale 50%". Where OCR read text in
 the window that matched and none of the photo's text names or imitates that brand, the
 window is embedded again with that text painted over; if the brand then falls under the
-threshold, the printed words were the match and the logo verdict is set aside.
+threshold, the printed words were the match and the logo verdict is set aside. Text that a
+brand's own logo holds (read by OCR at index build: `GalleryIndex.logo_text`) is the brand's.
 """
 
 from __future__ import annotations
@@ -40,23 +41,30 @@ MIN_INSIDE = 0.25
 SAME_WORD = 0.66
 
 
-def foreign_tokens(tokens: list[OcrToken], window: Box, brand: Brand) -> list[OcrToken]:
-    """Words in `window` (at least `MIN_INSIDE` of the box) that are no part of the brand's
-    names: a wordmark read as "LUCENE" belongs to "Apache Lucene", and one misread as
-    "FUJHFILM" to Fujifilm; a printed "New Balance" does not belong to Samsung. Tokens of fewer
-    than `MIN_WORD` letters and digits, or read with less than `MIN_CONFIDENCE` (long ones:
-    `MIN_CONFIDENCE_LONG`), are not words: OCR reads such bits ("Ai", "X", "73"; "WWW" at
-    0.03) from logo graphics."""
-    names = [_plain(name) for name in (*brand.names, brand.id)]
-    found = []
+def printed_words(tokens: list[OcrToken]) -> list[OcrToken]:
+    """The tokens that count as printed words: `MIN_WORD` letters and digits or more, read with
+    `MIN_CONFIDENCE` or more (long ones: `MIN_CONFIDENCE_LONG`). OCR reads shorter and less
+    sure bits ("Ai", "X", "73"; "WWW" at 0.03) from logo graphics."""
+    words = []
     for token in tokens:
         text = _plain(token.text)
-        floor = MIN_CONFIDENCE_LONG if len(text) >= LONG_WORD else MIN_CONFIDENCE
-        if len(text) < MIN_WORD or token.confidence < floor or _share_inside(token.box, window) < MIN_INSIDE:
-            continue
-        if not any(_resembles(text, n) for n in names if n):
-            found.append(token)
-    return found
+        if len(text) >= MIN_WORD and token.confidence >= (MIN_CONFIDENCE_LONG if len(text) >= LONG_WORD else MIN_CONFIDENCE):
+            words.append(token)
+    return words
+
+
+def foreign_tokens(tokens: list[OcrToken], window: Box, brand: Brand, logo_text: tuple[str, ...] | list[str] = ()) -> list[OcrToken]:
+    """Printed words in `window` (at least `MIN_INSIDE` of the box) that are no part of the
+    brand's names or of the text in its own logos (`logo_text`, read at index build: the
+    AppGallery logo says "HUAWEI"): a wordmark read as "LUCENE" belongs to "Apache Lucene",
+    and one misread as "FUJHFILM" to Fujifilm; a printed "New Balance" does not belong to
+    Samsung."""
+    names = [_plain(name) for name in (*brand.names, brand.id, *logo_text)]
+    return [
+        token
+        for token in printed_words(tokens)
+        if _share_inside(token.box, window) >= MIN_INSIDE and not any(_resembles(_plain(token.text), n) for n in names if n)
+    ]
 
 
 def paint_over(crop: np.ndarray, boxes: list[Box]) -> np.ndarray:
@@ -79,7 +87,7 @@ def printed_words_explain(model: EmbeddingModel, index: GalleryIndex, image: np.
     """The tokens that explain `match.brand` (the match falls under the threshold once they are
     painted over), or [] where the logo stands without them."""
     window = match.brand_box or (0, 0, image.shape[1], image.shape[0])
-    foreign = foreign_tokens(tokens, window, brand)
+    foreign = foreign_tokens(tokens, window, brand, index.logo_text.get(brand.id, ()))
     if not foreign:
         return []
     x0, y0, x1, y1 = window
