@@ -266,19 +266,19 @@ class _LogoTextReader:
 
     def __init__(self) -> None:
         self._engine = None
+        self._printed_words = None
 
     def __call__(self, image: np.ndarray) -> list[str]:
-        from visionguard.wordmark import printed_words  # wordmark.py searches indexes: imported late
-
         if self._engine is None:
             from visionguard.ocr import EasyOcrEngine
+            from visionguard.wordmark import printed_words  # wordmark.py searches indexes: imported late
 
-            self._engine = EasyOcrEngine()
+            self._engine, self._printed_words = EasyOcrEngine(), printed_words
         try:
             tokens = self._engine.read(image)
         except Exception:  # noqa: BLE001 - the logo is indexed all the same; its text is only a hint
             return []
-        return [token.text for token in printed_words(tokens)]
+        return [token.text for token in self._printed_words(tokens)]
 
 
 def _blank(image: np.ndarray) -> bool:
