@@ -36,6 +36,12 @@ class ImageEmbedding:
     text_cells: np.ndarray | None = None
 
 
+def box_intersection(a: Box, b: Box) -> int:
+    """The area two boxes share (0 where they do not meet)."""
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    return max(0, width) * max(0, height)
+
+
 def crop_boxes(width: int, height: int, grid: Grid = CROP_GRID) -> list[Box]:
     """Square-ish windows over the image, so a logo anywhere falls mostly inside one."""
     boxes: list[Box] = []

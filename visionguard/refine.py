@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from visionguard.embed import Box, Grid, ImageEmbedding, crop_boxes
+from visionguard.embed import Box, Grid, ImageEmbedding, box_intersection, crop_boxes
 from visionguard.index import GalleryIndex
 from visionguard.models import EmbeddingModel
 from visionguard.search import SearchThresholds, VisualMatch, add_brand_scores, decide_brand
@@ -71,8 +71,5 @@ def refine_matches(model: EmbeddingModel, index: GalleryIndex, images: Sequence[
 
 
 def _iou(a: Box, b: Box) -> float:
-    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+    inter = box_intersection(a, b)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter) if inter else 0.0

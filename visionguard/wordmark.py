@@ -16,7 +16,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from visionguard.embed import Box
+from visionguard.embed import Box, box_intersection
 from visionguard.gallery import Brand
 from visionguard.index import GalleryIndex
 from visionguard.models import EmbeddingModel
@@ -99,10 +99,8 @@ def printed_words_explain(model: EmbeddingModel, index: GalleryIndex, image: np.
 
 def _share_inside(box: Box, window: Box) -> float:
     """The share of `box`'s area that lies inside `window`."""
-    width = min(box[2], window[2]) - max(box[0], window[0])
-    height = min(box[3], window[3]) - max(box[1], window[1])
     area = (box[2] - box[0]) * (box[3] - box[1])
-    return max(0, width) * max(0, height) / area if area > 0 else 0.0
+    return box_intersection(box, window) / area if area > 0 else 0.0
 
 
 def _resembles(text: str, name: str) -> bool:
