@@ -161,6 +161,26 @@ def test_device_option_is_checked_before_loading(index_dir, listings, tmp_path):
         assert "device 'cuda' needs a CUDA GPU and a CUDA build of torch" in done.stderr
 
 
+def test_reference_precision_finds_what_the_default_finds(index_dir, listings, listing_results, tmp_path):
+    """The default (bfloat16 on OpenVINO where the CPU has it) against the float32 reference
+    path (`--runtime onnx --precision f32`) on the generated listings: the same verdicts."""
+    folder, _ = listings
+    out = tmp_path / "r.jsonl"
+    done = run("scan", folder, "--index", index_dir, "--out", out, "--runtime", "onnx", "--precision", "f32", "--no-summary")
+    assert done.returncode == 0, done.stderr
+    reference = {r["path"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert set(reference) == set(listing_results)
+    for path, fast in listing_results.items():
+        assert (reference[path]["status"], reference[path]["brand"], reference[path]["duplicate_of"]) == (fast.status, fast.brand, fast.duplicate_of), path
+        assert sorted(a["brand"] for a in reference[path]["altered"]) == sorted(a.brand for a in fast.altered), path
+        assert sorted(m["brand"] for m in reference[path]["mentions"]) == sorted(m.brand for m in fast.mentions), path
+        if fast.brand:
+            assert abs(reference[path]["brand_score"] - fast.brand_score) < 0.02, path
+    done = run("scan", folder, "--index", index_dir, "--out", tmp_path / "s.jsonl", "--precision", "fp8")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "unknown precision 'fp8'; choose one of: auto, f32, bf16" in done.stderr
+
+
 def test_text_cells_scan_reads_the_listings_like_the_full_pass(index_dir, listings, listing_results, tmp_path):
     """--text-cells on the generated listings: the same brands mentioned and flagged as the default scan."""
     folder, _ = listings

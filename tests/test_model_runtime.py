@@ -1,4 +1,4 @@
-"""ONNX Runtime and eager torch give the same vectors; the exported graph is cached and reused."""
+"""ONNX Runtime, OpenVINO and eager torch give the same vectors (bfloat16: nearly); the exported graph is cached and reused."""
 
 from __future__ import annotations
 
@@ -44,8 +44,44 @@ def test_exported_graph_is_cached_per_weights(images, tmp_path, monkeypatch):
     assert len(list((cache_dir() / "onnx").glob("*.onnx"))) == 2
 
 
+def test_openvino_gives_onnx_runtimes_vectors(images, tmp_path, monkeypatch):
+    """OpenVINO runs the same exported graph: in float32 the same vectors as ONNX Runtime; in
+    bfloat16 (where the CPU computes it natively) close ones, every network of the scan."""
+    from visionguard.models import runtime
+
+    monkeypatch.setenv("VISIONGUARD_CACHE", str(tmp_path))
+    boxes = [crop_boxes(image.shape[1], image.shape[0]) for image in images]
+    onnx = create_model(TRAINED_MODEL, "onnx")
+    reference = (*onnx.embed_with_products(images), onnx.embed_windows(images, boxes), onnx.embed(images))
+    for precision, least, mean in (("f32", 0.9999, 0.9999), ("bf16", 0.98, 0.995)):
+        if precision == "bf16" and not runtime.cpu_has_bf16():
+            continue
+        model = create_model(TRAINED_MODEL, "openvino").use_runtime("openvino", precision)
+        found = (*model.embed_with_products(images), model.embed_windows(images, boxes), model.embed(images))
+        for fast, slow in zip(found, reference):
+            cosines = np.sum(fast * slow, axis=1)
+            assert fast.shape == slow.shape and cosines.min() > least and cosines.mean() > mean, precision
+        assert {type(run).__name__ for run in model._runners.values()} == {"OpenVinoNetwork"}
+        assert {run.precision for run in model._runners.values()} == {precision}
+
+
+def test_precision_mistakes_are_one_sentence(monkeypatch):
+    from visionguard.models import runtime
+
+    with pytest.raises(VisionGuardError, match="unknown precision 'fp8'; choose one of: auto, f32, bf16"):
+        create_model(BASELINE_MODEL).use_runtime("openvino", "fp8")
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: False)  # as on a CPU without bfloat16
+    assert runtime.resolve_precision("auto") == "f32"
+    with pytest.raises(VisionGuardError, match="precision bf16 needs a CPU that computes bfloat16 natively"):
+        runtime.resolve_precision("bf16")
+
+
 def test_unknown_runtime_is_one_sentence():
-    with pytest.raises(VisionGuardError, match="unknown runtime 'tensorrt'; choose one of: onnx, torch"):
+    from visionguard.cli import _DEFAULT_RUNTIME
+    from visionguard.models import DEFAULT_RUNTIME
+
+    assert _DEFAULT_RUNTIME == DEFAULT_RUNTIME  # the CLI's default, written out so that --help need not import torch
+    with pytest.raises(VisionGuardError, match="unknown runtime 'tensorrt'; choose one of: onnx, openvino, torch"):
         create_model(BASELINE_MODEL, "tensorrt")
 
 
@@ -58,9 +94,9 @@ def test_device_reaches_the_runners(images, monkeypatch):
     seen: list[str] = []
     create = runtime.create_runner
 
-    def spy(runtime_name, module, input_shape, key, device="cpu"):
+    def spy(runtime_name, module, input_shape, key, device="cpu", precision="f32"):
         seen.append(device)
-        return create(runtime_name, module, input_shape, key, device)
+        return create(runtime_name, module, input_shape, key, device, precision=precision)
 
     monkeypatch.setattr("visionguard.models.base.create_runner", spy)
     model = create_model(TRAINED_MODEL, "torch").use_device("cpu")
@@ -81,10 +117,10 @@ def test_scan_workers_share_one_session_per_network(images, monkeypatch):
     built: list[str] = []
     create = runtime.create_runner
 
-    def slow(runtime_name, module, input_shape, key, device="cpu"):
+    def slow(runtime_name, module, input_shape, key, device="cpu", precision="f32"):
         built.append(key.rsplit("|", 1)[-1])
         time.sleep(0.2)  # as long as a real session takes to build: the other worker arrives meanwhile
-        return create(runtime_name, module, input_shape, key, device)
+        return create(runtime_name, module, input_shape, key, device, precision=precision)
 
     monkeypatch.setattr("visionguard.models.base.create_runner", slow)
     model = create_model(TRAINED_MODEL)

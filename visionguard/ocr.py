@@ -18,9 +18,7 @@ import hashlib
 import logging
 import os
 import shutil
-import sys
 import tempfile
-import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +30,7 @@ from PIL import Image
 
 from visionguard.errors import VisionGuardError
 from visionguard.models.base import file_sha256
-from visionguard.models.runtime import cache_dir
+from visionguard.models.runtime import OpenVinoNetwork, cache_dir, resolve_precision
 from visionguard.results import OcrToken
 
 #: Longer side, in pixels, that images are shrunk to before OCR; text smaller than this misses.
@@ -79,7 +77,7 @@ class EasyOcrEngine:
 
     def __init__(
         self, max_side: int = OCR_MAX_SIDE, detector: str = "ppocr", coarse_side: int | None = None, device: str = "cpu",
-        recognizer_runtime: str = "onnx",
+        recognizer_runtime: str = "onnx", precision: str = "auto",
     ) -> None:
         from visionguard.models.runtime import check_device
 
@@ -134,7 +132,7 @@ class EasyOcrEngine:
             )
             self.reader.recognizer = None  # the torch copy is not used again
         self._ppocr = (
-            PpOcrDetector(quantized=detector == "ppocr-int8", coarse_side=coarse_side or None, device=device)
+            PpOcrDetector(quantized=detector == "ppocr-int8", coarse_side=coarse_side or None, device=device, precision=precision)
             if detector != "craft"
             else None
         )
@@ -267,7 +265,7 @@ class PpOcrDetector:
 
     def __init__(
         self, max_side: int = 960, quantized: bool = False, coarse_side: int | None = None, device: str = "cpu",
-        engine: str = "openvino",
+        engine: str = "openvino", precision: str = "auto",
     ) -> None:
         import torch
 
@@ -296,7 +294,7 @@ class PpOcrDetector:
             }
         )
         if engine == "openvino" and device == "cpu":  # on a GPU: ONNX Runtime's CUDA provider
-            self._detector.infer = OpenVinoNetwork(path, threads)
+            self._detector.infer = OpenVinoNetwork(path, threads, resolve_precision(precision))
 
     def detect(self, image: np.ndarray, max_side: int | None = None, text_cells: np.ndarray | None = None) -> list[np.ndarray]:
         """4-point text boxes (top-left first, clockwise) in the RGB image's pixel coordinates,
@@ -436,43 +434,6 @@ class PpOcrRecognizer:
         (text, confidence), *_ = self._recognizer([crop])[0]
         return str(text), float(confidence)
 
-
-class OpenVinoNetwork:
-    """An ONNX network on OpenVINO's CPU plugin, called like rapidocr's ONNX Runtime session.
-
-    For the PP-OCR detector it gives the same boxes as ONNX Runtime (largest difference in the
-    probability map ~5e-5, identical boxes on 200 bench photos) 1.5-1.8x faster on this CPU
-    (`benchmarks/ocr_detect.py`; the whole scan 1.3x). One stream per scan worker: concurrent
-    calls on one stream would queue (2 workers: 7.3 images/s with one stream, 13.7 with two,
-    ONNX Runtime 8.6).
-    """
-
-    def __init__(self, path: Path, threads: int) -> None:
-        # `import openvino` sends a usage event through openvino-telemetry and writes a client ID
-        # under ~/intel; with that module hidden, openvino falls back to its own no-op stub.
-        sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]
-        import openvino
-
-        streams = max(1, len(os.sched_getaffinity(0)) // max(1, threads))  # = the scan's workers
-        core = openvino.Core()
-        config = {
-            "NUM_STREAMS": streams,
-            "INFERENCE_NUM_THREADS": streams * threads,
-            "INFERENCE_PRECISION_HINT": "f32",  # bf16, where the CPU has it, moves the boxes
-            "ENABLE_CPU_PINNING": False,  # the embedding model and the other workers share these cores
-            # Kernels cached per input shape: +560 MB peak RSS with --ocr-coarse-side's crops of
-            # many shapes, for no measurable speed (README, Performance).
-            "CPU_RUNTIME_CACHE_CAPACITY": 0,
-        }
-        self._compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
-        self._local = threading.local()  # an infer request serves one thread at a time
-
-    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        request.infer({0: batch})
-        return [request.get_output_tensor(0).data.copy()]
 
 
 #: Coarse-to-fine detection: the padding of each proposal, in box heights, sideways and

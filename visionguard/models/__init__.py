@@ -48,7 +48,7 @@ def list_models() -> list[str]:
 
 
 def create_model(name: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME) -> EmbeddingModel:
-    """Build a model by name or weights path, running on `runtime` ("onnx" or "torch");
+    """Build a model by name or weights path, running on `runtime` ("openvino", "onnx" or "torch");
     weights come from installed files, never the network."""
     if name in _REGISTRY:
         return _REGISTRY[name]().use_runtime(runtime)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from visionguard.errors import VisionGuardError
-from visionguard.models.runtime import DEFAULT_RUNTIME, RUNTIMES, Runner, check_device, create_runner
+from visionguard.models.runtime import DEFAULT_RUNTIME, PRECISIONS, RUNTIMES, Runner, check_device, create_runner
 
 Box = tuple[int, int, int, int]
 
@@ -43,6 +43,7 @@ class EmbeddingModel(ABC):
         self.checksum = checksum
         self.runtime = DEFAULT_RUNTIME
         self.device = "cpu"
+        self.precision = "auto"  # of the OpenVINO runtime: bf16 where the CPU has it
         self._runners: dict[tuple[str, tuple[int, ...]], Runner] = {}
         # Scan workers share the model: without the lock both built the first batch's sessions
         # (twice the start-up work and memory, one copy thrown away).
@@ -57,11 +58,14 @@ class EmbeddingModel(ABC):
         None when whole photos use the logo vectors."""
         return None
 
-    def use_runtime(self, runtime: str) -> EmbeddingModel:
-        """Run the networks on `runtime` ("onnx", the default, or "torch")."""
+    def use_runtime(self, runtime: str, precision: str | None = None) -> EmbeddingModel:
+        """Run the networks on `runtime` ("openvino", the default, "onnx" or "torch"), OpenVINO's
+        in `precision` ("auto", "f32" or "bf16"; None: unchanged)."""
         if runtime not in RUNTIMES:
             raise VisionGuardError(f"unknown runtime '{runtime}'; choose one of: {', '.join(RUNTIMES)}")
-        self.runtime, self._runners = runtime, {}
+        if precision is not None and precision not in PRECISIONS:
+            raise VisionGuardError(f"unknown precision '{precision}'; choose one of: {', '.join(PRECISIONS)}")
+        self.runtime, self.precision, self._runners = runtime, precision or self.precision, {}
         return self
 
     def use_device(self, device: str) -> EmbeddingModel:
@@ -110,7 +114,9 @@ class EmbeddingModel(ABC):
         with self._runners_lock:
             if (network, input_shape) not in self._runners:
                 key = f"{self.name}|{self.checksum}|{network}"
-                self._runners[network, input_shape] = create_runner(self.runtime, self._module(network), input_shape, key, self.device)
+                self._runners[network, input_shape] = create_runner(
+                    self.runtime, self._module(network), input_shape, key, self.device, precision=self.precision
+                )
             return self._runners[network, input_shape]
 
     def _run(self, network: str, images: Sequence[np.ndarray]) -> list[np.ndarray]:
