@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/ocr_detect.py [--folder build/bench/1000] [--images 200] [--sweep]
 
-Runs PP-OCRv4's detector on ONNX Runtime (the baseline: the scan's engine before OpenVINO) and
-on OpenVINO (the scan's default since), its int8 copy (`--ocr-detector ppocr-int8`, made by
+Runs PP-OCRv4's detector on ONNX Runtime (the baseline: the scan's engine before OpenVINO),
+on OpenVINO in float32 and, where the CPU computes it natively, in bfloat16 (the scan's
+default there; the other OpenVINO rows are float32), its int8 copy (`--ocr-detector ppocr-int8`, made by
 `visionguard.ocr.quantize_detector` on first use),
 both coarse to fine (`--ocr-coarse-side 480`: text looked for at 480 px, then full-size
 detection around it only), and gated by the default model's text cells (`--text-cells`: full-size
@@ -69,6 +70,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
+    from visionguard.models.runtime import cpu_has_bf16
     from visionguard.ocr import PpOcrDetector
 
     files = sorted(args.folder.glob("*.jpg"))[: args.images]
@@ -77,15 +79,16 @@ def main() -> None:
     photos = [np.asarray(Image.open(path).convert("RGB")) for path in files]
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    ort = "onnxruntime"
+    ort, f32 = "onnxruntime", "f32"
     detectors = {
         "ppocr, onnxruntime": PpOcrDetector(engine=ort),
-        "ppocr (openvino)": PpOcrDetector(),
+        "ppocr (openvino)": PpOcrDetector(precision=f32),
+        **({"ppocr (openvino bf16)": PpOcrDetector(precision="bf16")} if cpu_has_bf16() else {}),
         "ppocr-int8, onnxruntime": PpOcrDetector(quantized=True, engine=ort),
-        "ppocr-int8 (openvino)": PpOcrDetector(quantized=True),
+        "ppocr-int8 (openvino)": PpOcrDetector(quantized=True, precision=f32),
         "ppocr, coarse 480, ort": PpOcrDetector(coarse_side=480, engine=ort),
-        "ppocr, coarse 480 (ov)": PpOcrDetector(coarse_side=480),
-        "ppocr-int8, coarse 480 (ov)": PpOcrDetector(quantized=True, coarse_side=480),
+        "ppocr, coarse 480 (ov)": PpOcrDetector(coarse_side=480, precision=f32),
+        "ppocr-int8, coarse 480 (ov)": PpOcrDetector(quantized=True, coarse_side=480, precision=f32),
     }
     runs = {name: (lambda detector: lambda i: detector.detect(photos[i]))(detector) for name, detector in detectors.items()}
     cells, probe_ms = _text_cells(photos)
@@ -111,7 +114,7 @@ def main() -> None:
           f"{np.mean([c.mean() for c in cells]):.3f} of cells marked")
     if args.sweep:
         rng = np.random.default_rng(0)
-        for name in ("ppocr, onnxruntime", "ppocr (openvino)"):
+        for name in [name for name in ("ppocr, onnxruntime", "ppocr (openvino)", "ppocr (openvino bf16)") if name in detectors]:
             network = detectors[name]._detector.infer
             for side in (320, 480, 640, 800):
                 batch = rng.uniform(-1, 1, (1, 3, side, side)).astype(np.float32)
