@@ -37,7 +37,7 @@ from visionguard.wordmark import printed_words_explain
 @dataclass
 class ScanOptions:
     ocr: bool = True
-    #: Text detector before EasyOCR's recogniser: "ppocr" (PP-OCRv4 on ONNX Runtime), "ppocr-int8"
+    #: Text detector before EasyOCR's recogniser: "ppocr" (PP-OCRv4 on OpenVINO on a CPU), "ppocr-int8"
     #: (the same quantised to int8, made on first use) or "craft".
     ocr_detector: str = "ppocr"
     #: With a ppocr detector: find text regions on the photo shrunk to this many pixels first,

@@ -2,10 +2,11 @@
 
 ONNX Runtime ran the scan's embedding work 3-4.3x faster than eager torch on our 2-core CPU
 (`benchmarks/embed_runtime.py`). OpenVINO (the default) runs the same ONNX graph; in
-bfloat16, on a CPU that computes it natively (AVX512-BF16 or AMX), about twice as fast again
-(`precision`, README "Performance"); ONNX Runtime in float32 is the reference. The ONNX graph is exported by our own code from the same torch module
-(no weights are fetched) and cached on disk, keyed by the weights' checksum and the
-VisionGuard, torch and onnxruntime versions, so a stale graph is never reused.
+bfloat16, on a CPU that computes it natively (AVX512-BF16 or AMX), 1.5x faster again
+(`precision`, README "Precision"); ONNX Runtime in float32 is the reference. The ONNX graph
+is exported by our own code from the same torch module (no weights are fetched) and cached on
+disk, keyed by the weights' checksum and the VisionGuard, torch and onnxruntime versions, so a
+stale graph is never reused.
 `torch` stays available as the reference path (training, and `--runtime torch`).
 """
 
@@ -28,8 +29,8 @@ import torch
 from visionguard.errors import VisionGuardError
 
 RUNTIMES = ("onnx", "openvino", "torch")
-#: OpenVINO on a CPU (bfloat16 where the CPU has it: the whole scan 1.2x faster than ONNX
-#: Runtime, README "Performance"); on a GPU it hands the graph to ONNX Runtime's CUDA provider.
+#: OpenVINO on a CPU (bfloat16 where the CPU has it: the whole scan 1.18x faster than ONNX
+#: Runtime, README "Precision"); on a GPU it hands the graph to ONNX Runtime's CUDA provider.
 DEFAULT_RUNTIME = "openvino"
 #: Arithmetic of the OpenVINO networks: "f32", "bf16" (bfloat16 where the CPU computes it
 #: natively), or "auto": bf16 where the CPU has it, f32 elsewhere.
@@ -112,8 +113,9 @@ class OpenVinoNetwork:
 
     For the PP-OCR detector in float32 it gives the same boxes as ONNX Runtime (largest
     difference in the probability map ~5e-5, identical boxes on 200 bench photos) 1.5-1.8x
-    faster on this CPU (`benchmarks/ocr_detect.py`; the whole scan 1.3x); in bfloat16 1.5x
-    faster again. One stream per scan worker: concurrent calls on one stream would queue
+    faster on this CPU (`benchmarks/ocr_detect.py`; the whole scan 1.3x); in bfloat16 1.6x
+    faster again (136.6 -> 83.6 ms per bench photo), its boxes within a few pixels of those.
+    One stream per scan worker: concurrent calls on one stream would queue
     (2 workers: 7.3 images/s with one stream, 13.7 with two, ONNX Runtime 8.6).
     """
 
