@@ -26,10 +26,6 @@ from visionguard.search import SearchThresholds, VisualMatch, add_brand_scores, 
 REFINE_GRID: Grid = ((0.4, 0.15), (0.7, 0.3))
 #: A second-look window is embedded when it overlaps a grid window that matched (IoU).
 MIN_OVERLAP = 0.25
-#: Windows per network run. The model's own batch (64) made ONNX Runtime hold activations for
-#: 64 crops: 88 crops in batches of 64 vs 8, one thread: 7.9 vs 5.6 ms per crop, peak RSS
-#: 680 vs 430-475 MB.
-CROP_BATCH = 8
 
 
 def unsure(match: VisualMatch | None, thresholds: SearchThresholds) -> bool:
@@ -60,7 +56,7 @@ def refine_matches(model: EmbeddingModel, index: GalleryIndex, images: Sequence[
     if not picks:
         return []
     crops = [images[i][y0:y1, x0:x1] for i, boxes in picks for x0, y0, x1, y1 in boxes]
-    vectors = np.concatenate([model.embed(crops[start : start + CROP_BATCH]) for start in range(0, len(crops), CROP_BATCH)])
+    vectors = model.embed_crops(crops)  # in small runs: `EmbeddingModel.crop_batch_size`
     scores, ids = index.search(vectors, k)
     row = 0
     for i, boxes in picks:

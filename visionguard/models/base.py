@@ -34,6 +34,10 @@ class EmbeddingModel(ABC):
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
     batch_size: int = 32
+    #: Windows cut out of photos per network run (`embed_windows`, the second look). The model's
+    #: own batch (64 for the trained one) made ONNX Runtime hold activations for 64 crops: 88
+    #: crops in batches of 64 vs 8, one thread: 7.9 vs 5.6 ms per crop, peak RSS 680 vs 430-475 MB.
+    crop_batch_size: int = 8
     #: Margin (share of the mark's longer side) around the clean logo images this model was
     #: trained to match; gallery logos on a plain background are re-framed so (`frame_mark`).
     #: None: gallery images are embedded as they are.
@@ -95,7 +99,14 @@ class EmbeddingModel(ABC):
         concatenated in order: here each window is cut out and embedded on its own; a model
         whose overlapping windows can share work overrides this."""
         crops = [image[y0:y1, x0:x1] for image, windows in zip(images, boxes) for x0, y0, x1, y1 in windows]
-        return self.embed(crops)
+        return self.embed_crops(crops)
+
+    def embed_crops(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """`embed`, `crop_batch_size` crops per network run: small runs keep memory flat."""
+        step = self.crop_batch_size
+        if len(crops) <= step:
+            return self.embed(crops)
+        return np.concatenate([self.embed(crops[start : start + step]) for start in range(0, len(crops), step)])
 
     def embed_windows_and_text(self, images: Sequence[np.ndarray], boxes: Sequence[Sequence[Box]]) -> tuple[np.ndarray, list[np.ndarray | None]]:
         """`embed_windows`, and for each image the cells that may hold text (rows x columns of
