@@ -68,7 +68,8 @@ class ScanOptions:
     device: str = "cpu"
     #: Arithmetic of the networks on OpenVINO (the text detector on a CPU; the embedding with
     #: runtime "openvino"): "auto" is bfloat16 where the CPU computes it natively (1.5-2x
-    #: faster, results measured in the README), else "f32", the reference.
+    #: faster, results measured in the README), else "f32", the reference. Like `device`, the
+    #: scanner sets its model to it.
     precision: str = "auto"
 
 
