@@ -56,7 +56,11 @@ def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
 def _open_and_convert(handle, max_side: int) -> np.ndarray:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns past MAX_PIXELS, and the check below refuses the image with one message.
+            # Not "error": warning filters are process-wide, and with two scan workers another
+            # thread's catch_warnings could restore them mid-open, so the same file got one of two
+            # messages (Pillow's warning as an error, or this check) depending on timing.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(handle)
             width, height = image.size
             if width * height > MAX_PIXELS:
@@ -71,7 +75,7 @@ def _open_and_convert(handle, max_side: int) -> np.ndarray:
             return _to_rgb_array(image, max_side)
     except DecodeError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError as error:  # over twice the limit: Pillow refuses it itself
         raise DecodeError(f"possible decompression bomb: {error}") from None
     except Image.UnidentifiedImageError:
         raise DecodeError("not an image, or its header is corrupt: format not recognised") from None
