@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from badinputs import exif_rotated_jpeg, make_bad_inputs
-from visionguard.decode import decode
+from visionguard.decode import MAX_PIXELS, decode
 from visionguard.errors import DecodeError
 
 
@@ -124,3 +124,37 @@ def test_arrays_of_other_dtypes_and_shapes():
 
 def test_huge_images_are_shrunk():
     assert max(decode(Image.new("RGB", (5000, 100))).shape[:2]) == 2048
+
+
+def test_a_bomb_gets_one_message_whatever_other_threads_do_with_warnings():
+    """Warning filters are process-wide: with two scan workers, another thread's
+    `catch_warnings` could undo a filter mid-open, and the same file got one of two messages.
+    The size check alone decides now, also while other threads churn the filters."""
+    import threading
+    import warnings
+
+    bomb = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(bomb, "PNG")
+    stop = threading.Event()
+
+    def churn() -> None:
+        while not stop.is_set():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+
+    def messages(count: int) -> list[str]:
+        found = []
+        for _ in range(count):
+            with pytest.raises(DecodeError) as error:
+                decode(bomb.getvalue())
+            found.append(str(error.value))
+        return found
+
+    churner = threading.Thread(target=churn)
+    churner.start()
+    try:
+        seen = set(messages(20))
+    finally:
+        stop.set()
+        churner.join()
+    assert seen == {f"image is 10000x10000 pixels, above the limit of {MAX_PIXELS} (possible decompression bomb)"}
