@@ -135,6 +135,13 @@ class OpenVinoNetwork:
         self._compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         self._outputs = len(self._compiled.outputs)
         self._local = threading.local()  # an infer request serves one thread at a time
+        # The first `infer` initialises pybind11's numpy API inside openvino's bindings; two scan
+        # workers doing that at once deadlocked (a hung scan: one thread in a static guard, the
+        # other in pybind11's call_once). One small inference here, in the one thread that builds
+        # the network (`EmbeddingModel._runner` holds a lock; the detector loads before the scan).
+        shape = self._compiled.input(0).get_partial_shape()
+        warm = [dim.get_length() if dim.is_static else (1 if axis == 0 else 32) for axis, dim in enumerate(shape)]
+        self._compiled.create_infer_request().infer({0: np.zeros(warm, np.float32)})
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
         request = getattr(self._local, "request", None)
