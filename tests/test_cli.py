@@ -145,6 +145,13 @@ def test_coarse_text_detection_option_reaches_the_detector(index_dir, listings, 
     assert done.returncode == 2 and "needs a ppocr detector, not craft" in done.stderr
 
 
+def test_text_detection_size_option_reaches_the_detector(index_dir, listings, tmp_path):
+    """--ocr-side is passed down to the PP-OCR detector: a size it cannot use is one sentence."""
+    done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-side", "16")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "text-detection size must be at least 32 pixels, not 16" in done.stderr
+
+
 def test_device_option_is_checked_before_loading(index_dir, listings, tmp_path):
     """--device cuda on a machine without a usable GPU stack: one sentence that says what is missing."""
     import torch

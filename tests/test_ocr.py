@@ -235,6 +235,38 @@ def test_coarse_detection_mistakes_are_one_sentence():
         ocr.PpOcrDetector(coarse_side=960)
 
 
+def test_a_smaller_detection_size_reads_large_words_from_the_full_photo(ppocr_engine, detector_passes):
+    """--ocr-side: the detector sees the photo shrunk to 512 px, its boxes come back in the
+    photo's coordinates (close to the full-size pass's), and the recogniser reads the words
+    from the photo itself, so large words read the same."""
+    from visionguard.ocr import EasyOcrEngine
+    from visionguard.synth import photo, print_text
+
+    image = print_text(photo("coffee", (1000, 800)), "ADIBAS Original", height_fraction=0.07, centre=(0.35, 0.7))
+    image = np.asarray(print_text(image, "NIKF", height_fraction=0.09, centre=(0.75, 0.25)))
+    small = EasyOcrEngine(detect_side=512)
+    seen = detector_passes(small._ppocr)
+    tokens = small.read(image)
+    assert seen == [512 * 410]  # one pass, on the 1000x800 photo shrunk to 512x410
+    full = ppocr_engine.read(image)
+    assert sorted(t.text for t in tokens) == sorted(t.text for t in full) == ["ADIBAS Original", "NIKF"]
+    for token in tokens:
+        twin = next(t for t in full if t.text == token.text)
+        (x0, y0, x1, y1), (u0, v0, u1, v1) = token.box, twin.box  # full-photo pixels, not the detector's
+        inter = max(0, min(x1, u1) - max(x0, u0)) * max(0, min(y1, v1) - max(y0, v0))
+        assert inter / ((x1 - x0) * (y1 - y0) + (u1 - u0) * (v1 - v0) - inter) >= 0.7  # a little looser at 512 px
+
+
+def test_detection_size_mistakes_are_one_sentence():
+    from visionguard import ocr
+    from visionguard.errors import VisionGuardError
+
+    with pytest.raises(VisionGuardError, match="text-detection size must be at least 32 pixels, not 16"):
+        ocr.PpOcrDetector(max_side=16)
+    with pytest.raises(VisionGuardError, match=r"a text-detection size \(--ocr-side\) needs a ppocr detector, not craft"):
+        ocr.EasyOcrEngine(detector="craft", detect_side=640)
+
+
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
 def test_ocr_on_cuda_reads_the_same_words(ppocr_engine):
     from visionguard.ocr import EasyOcrEngine

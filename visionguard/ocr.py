@@ -37,6 +37,9 @@ from visionguard.results import OcrToken
 OCR_MAX_SIDE = 1280
 #: Images whose shorter side is below this hold no readable text; OCR is skipped.
 OCR_MIN_SIDE = 12
+#: Longer side, in pixels, that PP-OCR's detector sees by default (words are then read from the
+#: photo at up to OCR_MAX_SIDE); a smaller `detect_side` is faster and misses more small text.
+DETECT_SIDE = 960
 #: EasyOCR's english_g2 recogniser input height, and its retry rule for faint text.
 _RECOGNISER_HEIGHT = 64
 _CONTRAST_RETRY_BELOW = 0.1
@@ -77,7 +80,7 @@ class EasyOcrEngine:
 
     def __init__(
         self, max_side: int = OCR_MAX_SIDE, detector: str = "ppocr", coarse_side: int | None = None, device: str = "cpu",
-        recognizer_runtime: str = "onnx", precision: str = "auto",
+        recognizer_runtime: str = "onnx", precision: str = "auto", detect_side: int | None = None,
     ) -> None:
         from visionguard.models.runtime import check_device
 
@@ -90,6 +93,8 @@ class EasyOcrEngine:
             )
         if coarse_side and detector == "craft":
             raise VisionGuardError("coarse-to-fine text detection needs a ppocr detector, not craft")
+        if detect_side and detector == "craft":
+            raise VisionGuardError("a text-detection size (--ocr-side) needs a ppocr detector, not craft")
         self.max_side = max_side
         self.detector = detector
         self.device = device
@@ -132,7 +137,10 @@ class EasyOcrEngine:
             )
             self.reader.recognizer = None  # the torch copy is not used again
         self._ppocr = (
-            PpOcrDetector(quantized=detector == "ppocr-int8", coarse_side=coarse_side or None, device=device, precision=precision)
+            PpOcrDetector(
+                max_side=detect_side or DETECT_SIDE, quantized=detector == "ppocr-int8", coarse_side=coarse_side or None,
+                device=device, precision=precision,
+            )
             if detector != "craft"
             else None
         )
@@ -262,10 +270,12 @@ class PpOcrDetector:
     (`quantize_detector`), made once per installation and cached. `coarse_side`: find text
     regions on the image shrunk to this size first, then run the detector at full size on those
     regions only (`detect`; `detect(..., text_cells=...)` takes the regions from the embedding
-    model's text-cell probe instead)."""
+    model's text-cell probe instead). `max_side`: the longer side the detector sees; the
+    boxes come back in the photo's own coordinates whatever it is, so words are read at full
+    resolution (`benchmarks/ocr_side.py` measures what a smaller one misses)."""
 
     def __init__(
-        self, max_side: int = 960, quantized: bool = False, coarse_side: int | None = None, device: str = "cpu",
+        self, max_side: int = DETECT_SIDE, quantized: bool = False, coarse_side: int | None = None, device: str = "cpu",
         engine: str = "openvino", precision: str = "auto",
     ) -> None:
         import torch
@@ -275,6 +285,8 @@ class PpOcrDetector:
         path = _rapidocr_model(_PPOCR_DET_FILE, _PPOCR_DET_SHA256, "detector")
         from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
 
+        if max_side < 32:
+            raise VisionGuardError(f"the text-detection size must be at least 32 pixels, not {max_side}")
         if coarse_side is not None and not 32 <= coarse_side < max_side:
             raise VisionGuardError(f"the coarse text-detection size must be between 32 and {max_side - 1} pixels, not {coarse_side}")
         self.max_side = max_side
