@@ -201,4 +201,4 @@ def test_text_cells_scan_reads_the_listings_like_the_full_pass(index_dir, listin
         assert sorted(a["brand"] for a in gated[path]["altered"]) == sorted(a.brand for a in full.altered), path
         assert sorted(m["brand"] for m in gated[path]["mentions"]) == sorted(m.brand for m in full.mentions), path
     done = run("scan", folder, "--index", index_dir, "--out", tmp_path / "s.jsonl", "--text-cells", "--ocr-coarse-side", "480")
-    assert done.returncode == 2 and "Traceback" not in done.stderr and "--text-cells needs a ppocr detector at full size" in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "--text-cells needs a ppocr detector in one pass" in done.stderr

@@ -80,7 +80,7 @@ def test_models_without_a_probe_say_so(index_dir):
     baseline = create_model(BASELINE_MODEL)
     image = np.full((640, 640, 3), 90, np.uint8)
     assert baseline.embed_windows_and_text([image], [crop_boxes(640, 640)])[1] == [None]
-    with pytest.raises(VisionGuardError, match="needs a ppocr detector at full size"):
+    with pytest.raises(VisionGuardError, match="needs a ppocr detector in one pass"):
         Scanner.load(index_dir, text_cells=True, ocr_coarse_side=480)
     scanner = Scanner.load(index_dir)
     without = create_model()

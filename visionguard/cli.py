@@ -245,13 +245,13 @@ def scan(
     ),
     ocr_side: int = typer.Option(
         0, "--ocr-side", min=0, help="With a ppocr detector: detect text on the photo shrunk to N pixels on its longer side "
-        "(0: 960); words are still read at full resolution. On 800x800 bench photos 640 scanned 1.2x and 512 1.4x faster with "
+        "(0: 960); words are still read at full resolution. On 800x800 bench photos 640 scanned 1.17x and 512 1.36x faster with "
         "the same findings, but missed more words under 20 px high (README, 'Text-detection size').",
     ),
     text_cells: bool = typer.Option(
-        False, "--text-cells", help="With a ppocr detector at full size: run it only on full-width bands around the rows where the "
+        False, "--text-cells", help="With a ppocr detector (not --ocr-coarse-side): run it only on full-width bands around the rows where the "
         "model's text-cell probe (a linear probe on the logo trunk's map, computed anyway) sees possible text, and not at all "
-        "on photos where it sees none (1.1x faster scans in float32; with bfloat16, the default where the CPU has it, slower than the full pass: see README).",
+        "on photos where it sees none (scans 1.1x faster in float32, 1.06-1.10x in bfloat16; see README).",
     ),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."

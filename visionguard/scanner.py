@@ -44,12 +44,13 @@ class ScanOptions:
     #: then detect at full size only there (`PpOcrDetector`); 0 or None: one full-size pass.
     ocr_coarse_side: int | None = None
     #: With a ppocr detector: the longer side, in pixels, that text is detected at (None: 960);
-    #: words are still read from the photo at full resolution. 640 scanned the bench 1.2x
-    #: faster and 512 1.4x, and missed more words under 20 px (README, "Text-detection size").
+    #: words are still read from the photo at full resolution. 640 scanned the bench 1.17x
+    #: faster and 512 1.36x, and missed more words under 20 px (README, "Text-detection size").
     ocr_side: int | None = None
-    #: With a ppocr detector at full size: detect text only on full-width bands around the rows
-    #: where the embedding model's text-cell probe (`training.text_cells`) sees possible text,
-    #: and not at all on photos where it sees none. Needs a model with a probe (the default has one).
+    #: With a ppocr detector in one pass (not coarse to fine): detect text only on full-width
+    #: bands around the rows where the embedding model's text-cell probe (`training.text_cells`)
+    #: sees possible text, and not at all on photos where it sees none. Needs a model with a
+    #: probe (the default has one).
     text_cells: bool = False
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
@@ -110,7 +111,7 @@ class Scanner:
             if getattr(model, "text_probe", None) is None:
                 raise VisionGuardError(f"model '{model.name}' has no text-cell probe; scan without --text-cells or train one (training.text_cells)")
             if self.options.ocr_detector == "craft" or self.options.ocr_coarse_side:
-                raise VisionGuardError("--text-cells needs a ppocr detector at full size (not craft, not --ocr-coarse-side)")
+                raise VisionGuardError("--text-cells needs a ppocr detector in one pass (not craft, not --ocr-coarse-side)")
         self.catalog = BrandCatalog(index.brands.values())
         self.text_matcher = TextMatcher(self.catalog)
         self.brand_names = {b.id: b.name for b in index.brands.values()}
