@@ -14,7 +14,8 @@ frozen trunk, seeing seven views per brand, is the limit. This recipe instead
 - warms the head and the proxies up on a frozen backbone first (random proxies wreck a
   pretrained backbone), then trains everything under a cosine schedule.
 It is meant for a GPU (bf16 autocast); on a CPU it runs, slowly (see training/README.md).
-The model is saved after every epoch, so a run stopped by `--max-minutes` leaves a usable file.
+The model is saved after every epoch, so a run stopped early (or cut short) leaves a usable file;
+`--minutes M` fits the number of epochs to a time budget.
 Output as `training.train`: `<name>.safetensors` + `<name>.json` (card without thresholds;
 `training.calibrate` adds them).
 """
