@@ -7,8 +7,9 @@ on 800x800 photos at several text heights (12-32 px: fine print on a box or a ta
 listings print theirs at 40-80 px), on a light plate or straight on the photo, and reads every
 photo with the scan's OCR engine (PP-OCRv4 detection, EasyOCR recognition) at each detection
 size. A word counts as read when the OCR tokens, joined, contain it (case-folded, spaces
-removed). The first size, 960 (the default: an 800 px photo at full size), is the baseline of
-the same run. Time is OCR per photo on this process's threads. Not run in CI.
+removed). The first size given is the baseline of the same run (by default 960, the scan's
+default: an 800 px photo at full size). Time is OCR per photo on this process's threads; each
+size loads its own engine, outside the timing. Not run in CI.
 """
 
 from __future__ import annotations
