@@ -110,6 +110,68 @@ def load_image_folder(folder: str | Path) -> list[Logo]:
     return logos
 
 
+def load_icons(folder: str | Path, cache: str | Path | None = None, size: int = 256) -> list[Logo]:
+    """Font Awesome Free's solid and regular icons (npm `@fortawesome/fontawesome-free`, CC-BY-4.0)
+    as extra training classes, `fa-<name>`: shapes that are no brand, so a model learns to tell
+    marks apart by more than the brands it is given. Its `brands` set is left out: those are
+    real brands, some of them held out of the simple-icons split. The solid and regular
+    drawings of one icon are one class (two logos), colours are made up from the name."""
+    folder = Path(folder) / "svgs"
+    cache_dir = Path(cache) if cache else None
+    if cache_dir:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+    logos = []
+    for style in ("solid", "regular"):
+        for svg_path in sorted((folder / style).glob("*.svg")):
+            name = svg_path.stem
+            cached = cache_dir / f"fa-{style}-{name}.png" if cache_dir else None
+            if cached and cached.exists():
+                mask = np.asarray(Image.open(cached))
+            else:
+                mask = render_svg_mask(svg_path.read_text(encoding="utf-8"), size)
+                if cached:
+                    Image.fromarray(mask).save(cached)
+            if mask.size == 0 or (mask > 8).mean() < 0.02:
+                continue
+            logos.append(_glyph(f"fa-{name}", mask, _made_up_colour(name)))
+    return logos
+
+
+def make_wordmarks(fonts: list[str | Path], count: int, seed: int = 0, height: int = 96) -> list[Logo]:
+    """`count` made-up words, each drawn once in one font, as extra training classes `wm-<word>`:
+    wordmarks are most of the brands a gallery holds, and simple-icons has only ~2,800 to train
+    on. Words are pronounceable syllables (3-10 letters, upper, title or lower case), unique."""
+    rng = np.random.default_rng(seed)
+    fonts = [str(f) for f in fonts if _draws_latin(str(f))]
+    if not fonts:
+        raise ValueError("no usable fonts for wordmarks")
+    onsets = "b c d f g h j k l m n p r s t v w z br cr dr fl gr kl pr st tr sh ch".split()
+    vowels = "a e i o u y ai ea io ou".split()
+    seen: set[str] = set()
+    logos = []
+    while len(logos) < count:
+        word = "".join(rng.choice(onsets) + rng.choice(vowels) for _ in range(int(rng.integers(1, 4))))
+        if rng.random() < 0.5:
+            word += str(rng.choice(list("nrstlxkm")))
+        word = word[:10]
+        if len(word) < 3 or word in seen:
+            continue
+        seen.add(word)
+        case = rng.random()
+        text = word.upper() if case < 0.45 else word.title() if case < 0.8 else word
+        font = ImageFont.truetype(fonts[int(rng.integers(len(fonts)))], height)
+        left, top, right, bottom = font.getbbox(text)
+        canvas = Image.new("L", (right - left + 8, bottom - top + 8), 0)
+        ImageDraw.Draw(canvas).text((4 - left, 4 - top), text, font=font, fill=255)
+        mask = np.asarray(canvas)
+        ys, xs = np.nonzero(mask > 8)
+        if len(xs) == 0:
+            continue
+        mask = mask[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        logos.append(_glyph(f"wm-{word}", mask, _made_up_colour(word)))
+    return logos
+
+
 def load_brands(simple_icons: str | Path | None, image_folder: str | Path | None,
                 masks: str | Path | None) -> dict[str, list[Logo]]:
     """Every brand's logos from simple-icons (glyph renders cached under `masks`) and/or a
@@ -270,6 +332,21 @@ def _glyph(brand: str, mask: np.ndarray, colour: tuple[int, int, int]) -> Logo:
     rgba[:, :, :3] = colour
     rgba[:, :, 3] = mask
     return Logo(brand, rgba, colour, recolourable=True)
+
+
+def _draws_latin(font_path: str) -> bool:
+    """False for symbol fonts and fonts that draw every Latin letter as the same box."""
+    font = ImageFont.truetype(font_path, 40)
+    first, second = np.asarray(font.getmask("Rab")), np.asarray(font.getmask("Qxz"))
+    return not (first.shape == second.shape and (first == second).all()) and "Symbol" not in Path(font_path).name \
+        and "D050000L" not in Path(font_path).name
+
+
+def _made_up_colour(name: str) -> tuple[int, int, int]:
+    """A stable, saturated colour for a class that has no brand colour."""
+    hue = int(hashlib.sha256(name.encode()).hexdigest()[:4], 16) % 180
+    hsv = np.array([[[hue, 200, 200]]], np.uint8)
+    return tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)[0, 0])
 
 
 def _slugify(title: str) -> str:

@@ -123,14 +123,14 @@ def backbone(model: Lite0Metric) -> list[torch.nn.Parameter]:
 
 
 def set_learning_rates(optimiser: torch.optim.Optimizer, peaks: list[float], warm: bool, progress: float,
-                       epochs: int) -> None:
+                       ramp: float) -> None:
     """Warm-up: backbone still, head and proxies at their peaks. Then cosine decay of all three
-    from their peaks, the backbone's after a linear ramp over half an epoch."""
+    from their peaks, the backbone's after a linear ramp over the first `ramp` of the progress."""
     for index, (group, peak) in enumerate(zip(optimiser.param_groups, peaks)):
         if warm:
             group["lr"] = 0.0 if index == 0 else peak
             continue
-        ramp = min(1.0, progress * epochs * 2) if index == 0 else 1.0
+        ramp = min(1.0, progress / ramp) if index == 0 else 1.0
         group["lr"] = peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * ramp
 
 
@@ -149,6 +149,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package")
     parser.add_argument("--masks", type=Path, help="rendered glyph masks (PNG) from an earlier run; default OUT/masks")
     parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
+    parser.add_argument("--icons", type=Path,
+                        help="unpacked npm @fortawesome/fontawesome-free: its solid and regular icons as extra training "
+                             "classes (never held out)")
+    parser.add_argument("--fonts", type=Path, help="a folder of .ttf/.otf fonts for --wordmarks")
+    parser.add_argument("--wordmarks", type=int, default=0,
+                        help="this many made-up words, each drawn in one of --fonts, as extra training classes")
+    parser.add_argument("--init-from", type=Path,
+                        help="start the logo branch from this model's safetensors (e.g. the shipped v2) instead of "
+                             "ImageNet; the proxies start at each class's gallery-view embedding, so no warm-up is needed")
     parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--name", default="visionguard-lite0-v2")
@@ -168,13 +177,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--minutes", type=float, default=0,
-                        help="fit the epochs to this budget (0: --epochs): after the warm-up epoch, --epochs becomes "
-                             "what the rest of the budget holds at that epoch's speed")
+                        help="fit the training to this budget (0: --epochs): after every epoch, the number of steps "
+                             "left is what the rest of the budget holds at the last epoch's speed; the run may end "
+                             "inside an epoch")
     args = parser.parse_args(argv)
     if not args.simple_icons and not args.image_folder:
         parser.error("give --simple-icons and/or --image-folder")
-    if args.minutes and args.warmup_epochs < 1:
-        parser.error("--minutes measures the warm-up epoch: give --warmup-epochs 1 or more")
+    if args.wordmarks and not args.fonts:
+        parser.error("--wordmarks needs --fonts")
+    if args.warmup_epochs < 1 and not args.init_from:
+        parser.error("random proxies on an unfrozen backbone wreck it: give --warmup-epochs 1 or more, or --init-from")
     started = time.time()
     torch.manual_seed(args.seed)
     device = args.device
@@ -187,26 +199,37 @@ def main(argv: list[str] | None = None) -> int:
     train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
     if args.max_brands:
         train_brands, held_brands = train_brands[: args.max_brands], held_brands[: args.max_brands]
+    extras = _extra_classes(args)
+    for logo in extras:
+        logos_by_brand.setdefault(logo.brand, []).append(logo)
+    train_brands += list(dict.fromkeys(logo.brand for logo in extras))
     photos = data.load_photos(args.photos)
     train_photos, _ = data.split_photos(photos)
     if len(train_brands) < 2:
         print("error: need at least two training brands", file=sys.stderr)
         return 2
-    log(f"{len(logos_by_brand)} brands: {len(train_brands)} for training, {len(held_brands)} held out; "
-        f"{len(train_photos)} training photos; device {device}, {args.workers} loader workers")
+    extra_classes = len({logo.brand for logo in extras})
+    log(f"{len(train_brands)} training classes ({len(train_brands) - extra_classes} brands, {extra_classes} extra), "
+        f"{len(held_brands)} brands held out; {len(train_photos)} training photos; device {device}, "
+        f"{args.workers} loader workers")
 
     model = Lite0Metric(logo_trunk=True)
     product_from = args.product_from or packaged_weights("visionguard-lite0-v1")
     from safetensors.torch import load_file
 
+    if args.init_from:
+        model.load_state_dict({k: v.float() for k, v in load_file(str(args.init_from)).items()
+                               if k.startswith(("logo_", "product_head."))}, strict=False)
     model.load_state_dict({k: v.float() for k, v in load_file(str(product_from)).items() if k.startswith("product_head.")},
                           strict=False)
     model.to(device).to(memory_format=torch.channels_last)
     loss_fn = ProxyAnchorLoss(len(train_brands), model.logo_head.out_features).to(device)
+    if args.init_from:
+        loss_fn.proxies.data.copy_(gallery_embeddings(model, [logos_by_brand[b] for b in train_brands], args.size, device))
     monitor = monitor_views(logos_by_brand, held_brands[:300] or train_brands[:50], train_photos, args.size, args.seed + 1)
     views = LogoViews([logos_by_brand[b] for b in train_brands], train_photos, args.views_per_brand,
                       backgrounds=len(train_brands) // 2 + 1, size=args.size, seed=args.seed)
-    last_epoch = args.warmup_epochs + (10_000 if args.minutes else args.epochs)  # the loop stops at the planned one
+    last_epoch = args.warmup_epochs + (10_000 if args.minutes else args.epochs)  # the loop stops at the planned step
     loader = DataLoader(views, batch_size=args.batch_size, sampler=EpochSampler(views.per_epoch, 1, last_epoch, args.seed),
                         num_workers=args.workers, drop_last=True, pin_memory=device != "cpu",
                         prefetch_factor=4 if args.workers else None)
@@ -220,12 +243,14 @@ def main(argv: list[str] | None = None) -> int:
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast("cpu", enabled=False)
 
     history = [{"epoch": 0, "held_out_recall_at_1": held_out_recall(model, monitor, device)}]
-    log(f"ImageNet backbone + random head: held-out R@1 {history[0]['held_out_recall_at_1']:.3f}")
-    step, epoch, epoch_started, total = 0, 1, time.time(), 0.0
+    start = args.init_from.name if args.init_from else "ImageNet backbone + random head"
+    log(f"{start}: held-out R@1 {history[0]['held_out_recall_at_1']:.3f}")
+    warm_steps, train_steps = args.warmup_epochs * steps_per_epoch, args.epochs * steps_per_epoch
+    step, epoch, epoch_started, total, done = 0, 1, time.time(), 0.0, 0
     for batch, labels in loader:
         warm = epoch <= args.warmup_epochs
-        progress = max(0.0, (step - args.warmup_epochs * steps_per_epoch) / max(1, args.epochs * steps_per_epoch))
-        set_learning_rates(optimiser, peaks, warm, progress, args.epochs)
+        progress = max(0.0, (step - warm_steps) / max(1, train_steps))
+        set_learning_rates(optimiser, peaks, warm, progress, ramp=0.5 * steps_per_epoch / max(1, train_steps))
         set_train_mode(model, warm)
         with autocast:
             embeddings = model.logo_image(to_batch(batch, device))
@@ -234,28 +259,51 @@ def main(argv: list[str] | None = None) -> int:
         loss.backward()
         optimiser.step()
         total += float(loss.detach())
-        step += 1
-        if step % steps_per_epoch == 0:
+        step, done = step + 1, done + 1
+        last = not warm and step >= warm_steps + train_steps
+        if step % steps_per_epoch == 0 or last:
             recall = held_out_recall(model, monitor, device)
             seconds = time.time() - epoch_started
-            history.append({"epoch": epoch, "warm_up": warm, "loss": round(total / steps_per_epoch, 4),
+            history.append({"epoch": round(step / steps_per_epoch, 2), "warm_up": warm, "loss": round(total / done, 4),
                             "held_out_recall_at_1": recall, "seconds": round(seconds, 1)})
-            log(f"epoch {epoch}{' (warm-up)' if warm else ''}: loss {total / steps_per_epoch:.3f} held-out R@1 "
-                f"{recall:.3f} ({seconds:.0f}s, {steps_per_epoch * args.batch_size / seconds:.0f} views/s)")
+            log(f"epoch {step / steps_per_epoch:.2f}{' (warm-up)' if warm else ''}: loss {total / done:.3f} held-out "
+                f"R@1 {recall:.3f} ({seconds:.0f}s, {done * args.batch_size / seconds:.0f} views/s)")
             minutes = (time.time() - started) / 60
-            if args.minutes and epoch == args.warmup_epochs:
-                args.epochs = max(1, int((args.minutes - minutes) * 60 / (time.time() - epoch_started)))
-                log(f"--minutes {args.minutes}: {args.epochs} epochs after the warm-up")
-            save(model.cpu(), args.out, args.name, card(args, train_brands, held_brands, views, history, minutes, epoch, product_from))
+            if args.minutes and not last:  # re-plan: the rest of the budget at this epoch's speed
+                left = int((args.minutes - minutes) * 60 / (seconds / done))
+                train_steps = max(step + 1, step + left) - warm_steps
+                log(f"--minutes {args.minutes}: {max(0, left)} more steps ({left / steps_per_epoch:.2f} epochs)")
+            save(model.cpu(), args.out, args.name,
+                 card(args, train_brands, held_brands, views, history, minutes, step / steps_per_epoch, product_from, extras))
             model.to(device)
-            if epoch == args.warmup_epochs + args.epochs:
+            if last:
                 break
-            epoch, epoch_started, total = epoch + 1, time.time(), 0.0
+            epoch, epoch_started, total, done = epoch + 1, time.time(), 0.0, 0
     log(f"saved {args.out / (args.name + '.safetensors')} after {(time.time() - started) / 60:.1f} min")
     return 0
 
 
-def card(args, train_brands, held_brands, views: LogoViews, history, minutes, epochs_done, product_from) -> dict:
+def _extra_classes(args) -> list[data.Logo]:
+    """Training classes that are no brand: Font Awesome icons and made-up wordmarks."""
+    extras = data.load_icons(args.icons, cache=(args.masks or args.out / "masks") / "fontawesome") if args.icons else []
+    if args.wordmarks:
+        fonts = sorted(p for p in args.fonts.rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
+        extras += data.make_wordmarks(fonts, args.wordmarks, seed=args.seed)
+    return extras
+
+
+@torch.inference_mode()
+def gallery_embeddings(model: Lite0Metric, logos: list[list[data.Logo]], size: int, device: str) -> torch.Tensor:
+    """Each class's black-on-white gallery view embedded: where its proxy starts when the model
+    already knows logos (--init-from)."""
+    model.eval()
+    views = torch.from_numpy(np.stack([data.gallery_view(group[0], "black", size) for group in logos]))
+    return torch.cat([model.logo_image(to_batch(views[i : i + 256], device)).float()
+                      for i in range(0, len(views), 256)])
+
+
+def card(args, train_brands, held_brands, views: LogoViews, history, minutes, epochs_done, product_from,
+         extras: list[data.Logo]) -> dict:
     return {
         "architecture": "EfficientNet-Lite0: logo trunk (blocks 0-10) + logo tail (blocks 11-15, head conv) fine-tuned "
                         "end to end + GeM + linear; product: ImageNet trunk + tail (frozen) + GeM + linear",
@@ -271,14 +319,19 @@ def card(args, train_brands, held_brands, views: LogoViews, history, minutes, ep
                          f"{args.lr}), head {args.head_lr}, proxies {args.proxy_lr}; AdamW (wd 1e-4), cosine; "
                          f"BatchNorm in training mode; bf16 autocast on GPU",
             "product_head": f"copied from {Path(product_from).name} (SupCon, training.train)",
-            "brands": len(train_brands), "held_out_brands": len(held_brands),
+            "brands": len(train_brands) - len({logo.brand for logo in extras}), "held_out_brands": len(held_brands),
+            "extra_classes": {"fontawesome_icons": len({l.brand for l in extras if l.brand.startswith("fa-")}),
+                              "wordmarks": len({l.brand for l in extras if l.brand.startswith("wm-")})},
+            "init_from": args.init_from.name if args.init_from else "ImageNet",
             "views_per_epoch": views.per_epoch, "views_per_brand_per_epoch": views.per_brand,
-            "epochs_planned": args.warmup_epochs + args.epochs, "epochs_done": epochs_done,
+            "epochs_done": round(epochs_done, 2),
             "batch_size": args.batch_size, "seed": args.seed, "minutes": round(minutes, 1), "minutes_budget": args.minutes,
             "device": args.device,
             "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
-            "data": "simple-icons 16.37.0 glyphs (CC0) composed on Debian wallpapers + scikit-image samples"
-                    if args.simple_icons else "user image folder",
+            "data": ("simple-icons 16.37.0 glyphs (CC0)" if args.simple_icons else "user image folder")
+                    + (", Font Awesome Free solid + regular icons (CC-BY-4.0)" if args.icons else "")
+                    + (f", {args.wordmarks} made-up wordmarks in the fonts of {args.fonts}" if args.wordmarks else "")
+                    + ", composed on Debian wallpapers + scikit-image samples",
             "augmentations": "new views every epoch; styles (brand colour, black, white, random, tone-on-tone, plate, "
                              "sticker), scale 20-90% of the crop window, rotation ~N(0, 8 deg), perspective 12%, "
                              "occlusion, shadow, lighting gradient, gamma, blur, noise, JPEG 30-95, aspect squash",
