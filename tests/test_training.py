@@ -4,6 +4,7 @@ the exported model's round trip, and the shipped default model."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -150,6 +151,54 @@ def test_finetune_trains_the_logo_trunk_and_keeps_the_product_branch(tmp_path, g
     assert logo.shape == (2, 128) and product.shape == (2, 256)
     reference = create_model("visionguard-lite0-v1").embed_with_products([image])[1]
     assert np.allclose(product[0], reference[0], atol=1e-4)  # v1's product branch, unchanged (same input size)
+
+
+FONTS = Path(__file__).resolve().parents[1] / "visionguard" / "assets" / "fonts"
+
+
+def test_wordmarks_are_unique_seeded_words_drawn_in_the_given_fonts():
+    fonts = sorted(FONTS.glob("*.ttf"))
+    marks = data.make_wordmarks(fonts, 40, seed=3)
+    names = [logo.brand for logo in marks]
+    assert len(set(names)) == 40 and all(name.startswith("wm-") and 3 <= len(name) - 3 <= 10 for name in names)
+    assert names == [logo.brand for logo in data.make_wordmarks(fonts, 40, seed=3)]
+    assert names != [logo.brand for logo in data.make_wordmarks(fonts, 40, seed=4)]
+    for logo in marks:  # a word is wider than high and its mask is ink, cropped to the word
+        mask = logo.rgba[:, :, 3]
+        assert logo.recolourable and mask.shape[1] > mask.shape[0] >= 30
+        assert mask[0].max() > 8 and mask[-1].max() > 8 and mask[:, 0].max() > 8 and mask[:, -1].max() > 8
+    with pytest.raises(ValueError, match="no usable fonts"):
+        data.make_wordmarks([], 1)
+
+
+def test_finetune_continues_from_a_trained_model_within_a_time_budget(tmp_path, gallery_dir):
+    """--init-from v2 with no warm-up, extra wordmark classes, and a budget that ends the run
+    one step into its second epoch."""
+    from safetensors.torch import load_file
+
+    from training.finetune import main
+    from visionguard.models.lite0_metric import Lite0Metric, packaged_weights
+
+    out = tmp_path / "cont"
+    v2 = packaged_weights("visionguard-lite0-v2")
+    code = main([
+        "--image-folder", str(gallery_dir), "--fonts", str(FONTS), "--wordmarks", "6", "--out", str(out),
+        "--name", "cont", "--held-out", "0.34", "--views-per-brand", "1", "--warmup-epochs", "0", "--epochs", "5",
+        "--batch-size", "4", "--workers", "0", "--size", "128", "--device", "cpu", "--init-from", str(v2),
+        "--minutes", "0.001",
+    ])
+    assert code == 0
+    card = json.loads((out / "cont.json").read_text())
+    training = card["training"]
+    assert training["init_from"] == v2.name and training["extra_classes"] == {"fontawesome_icons": 0, "wordmarks": 6}
+    steps_per_epoch = training["views_per_epoch"] // 4
+    assert training["epochs_done"] == round(1 + 1 / steps_per_epoch, 2)  # the budget ended it one step on
+    trained, start = load_file(str(out / "cont.safetensors")), load_file(str(v2))
+    imagenet = Lite0Metric().trunk.state_dict()
+    weights = [k for k, v in imagenet.items() if v.is_floating_point() and k.endswith("weight")]
+    to_start = sum(float((trained[f"logo_trunk.{k}"].float() - start[f"logo_trunk.{k}"].float()).norm()) for k in weights)
+    to_imagenet = sum(float((trained[f"logo_trunk.{k}"].float() - imagenet[k]).norm()) for k in weights)
+    assert 0 < to_start < to_imagenet / 10  # it trained, from v2's trunk, not ImageNet's
 
 
 def test_shipped_model_matches_its_card():
