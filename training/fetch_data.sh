@@ -6,6 +6,8 @@
 #     bash training/fetch_data.sh [BUILD_DIR]
 #
 #   simple-icons/   npm simple-icons@16.37.0: 3,400+ brand icons (SVG) with brand colours, CC0-1.0
+#   fontawesome/    npm @fortawesome/fontawesome-free@7.3.1: its solid and regular icons as extra
+#                   training classes (`training.finetune --icons`), icons CC-BY-4.0 (its LICENSE.txt)
 #   photos/         photographs and wallpapers used as listing backgrounds:
 #                     Debian mate-backgrounds (GPL-2+ / CC-BY-SA per its copyright file),
 #                     ukui-wallpapers (GPL-3+/CC-BY-SA), lomiri-wallpapers (CC-BY-SA),
@@ -28,6 +30,16 @@ if [ ! -f "$OUT/simple-icons/data/simple-icons.json" ]; then
         echo "simple-icons: $(ls "$OUT/simple-icons/icons" | wc -l) icons"
     else
         echo "skip: npm pack simple-icons@16.37.0 failed" >&2
+    fi
+fi
+
+if [ ! -d "$OUT/fontawesome/svgs" ]; then
+    if (cd "$WORK" && npm pack --silent @fortawesome/fontawesome-free@7.3.1 >/dev/null 2>&1); then
+        mkdir -p "$OUT/fontawesome"
+        tar xzf "$WORK"/fortawesome-fontawesome-free-7.3.1.tgz -C "$OUT/fontawesome" --strip-components=1
+        echo "fontawesome: $(find "$OUT/fontawesome/svgs/solid" "$OUT/fontawesome/svgs/regular" -name "*.svg" | wc -l) icons"
+    else
+        echo "skip: npm pack @fortawesome/fontawesome-free@7.3.1 failed" >&2
     fi
 fi
 
