@@ -123,14 +123,14 @@ def backbone(model: Lite0Metric) -> list[torch.nn.Parameter]:
 
 
 def set_learning_rates(optimiser: torch.optim.Optimizer, peaks: list[float], warm: bool, progress: float,
-                       ramp: float) -> None:
+                       ramp_until: float) -> None:
     """Warm-up: backbone still, head and proxies at their peaks. Then cosine decay of all three
-    from their peaks, the backbone's after a linear ramp over the first `ramp` of the progress."""
+    from their peaks, the backbone's after a linear ramp up to progress `ramp_until`."""
     for index, (group, peak) in enumerate(zip(optimiser.param_groups, peaks)):
         if warm:
             group["lr"] = 0.0 if index == 0 else peak
             continue
-        ramp = min(1.0, progress / ramp) if index == 0 else 1.0
+        ramp = min(1.0, progress / ramp_until) if index == 0 else 1.0
         group["lr"] = peak * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))) * ramp
 
 
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     for batch, labels in loader:
         warm = epoch <= args.warmup_epochs
         progress = max(0.0, (step - warm_steps) / max(1, train_steps))
-        set_learning_rates(optimiser, peaks, warm, progress, ramp=0.5 * steps_per_epoch / max(1, train_steps))
+        set_learning_rates(optimiser, peaks, warm, progress, ramp_until=0.5 * steps_per_epoch / max(1, train_steps))
         set_train_mode(model, warm)
         with autocast:
             embeddings = model.logo_image(to_batch(batch, device))
