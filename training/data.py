@@ -74,18 +74,9 @@ def load_simple_icons(folder: str | Path, cache: str | Path | None = None, size:
     logos = []
     for icon in icons:
         slug = icon.get("slug") or _slugify(icon["title"])
-        svg_path = folder / "icons" / f"{slug}.svg"
-        cached = cache_dir / f"{slug}.png" if cache_dir else None
-        if cached and cached.exists():  # the render of an earlier run: the SVGs need not travel
-            mask = np.asarray(Image.open(cached))
-        elif not svg_path.exists():
+        mask = _glyph_mask(folder / "icons" / f"{slug}.svg", cache_dir / f"{slug}.png" if cache_dir else None, size)
+        if mask is None:
             continue
-        else:
-            mask = render_svg_mask(svg_path.read_text(encoding="utf-8"), size)
-            if cached:
-                Image.fromarray(mask).save(cached)
-        if mask.size == 0 or (mask > 8).mean() < 0.02:
-            continue  # empty or hair-thin glyph: nothing to learn
         colour = tuple(int(icon["hex"][i : i + 2], 16) for i in (0, 2, 4))
         logos.append(_glyph(slug, mask, colour))
     return logos
@@ -124,16 +115,9 @@ def load_icons(folder: str | Path, cache: str | Path | None = None, size: int = 
     for style in ("solid", "regular"):
         for svg_path in sorted((folder / style).glob("*.svg")):
             name = svg_path.stem
-            cached = cache_dir / f"fa-{style}-{name}.png" if cache_dir else None
-            if cached and cached.exists():
-                mask = np.asarray(Image.open(cached))
-            else:
-                mask = render_svg_mask(svg_path.read_text(encoding="utf-8"), size)
-                if cached:
-                    Image.fromarray(mask).save(cached)
-            if mask.size == 0 or (mask > 8).mean() < 0.02:
-                continue
-            logos.append(_glyph(f"fa-{name}", mask, _made_up_colour(name)))
+            mask = _glyph_mask(svg_path, cache_dir / f"fa-{style}-{name}.png" if cache_dir else None, size)
+            if mask is not None:
+                logos.append(_glyph(f"fa-{name}", mask, _made_up_colour(name)))
     return logos
 
 
@@ -325,6 +309,21 @@ def copy_edit(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _glyph_mask(svg_path: Path, cached: Path | None, size: int) -> np.ndarray | None:
+    """An SVG's alpha mask, from the render of an earlier run when `cached` exists (then the SVGs
+    need not travel), else rendered and cached; None for a missing SVG or an empty or hair-thin
+    glyph (nothing to learn)."""
+    if cached and cached.exists():
+        mask = np.asarray(Image.open(cached))
+    elif not svg_path.exists():
+        return None
+    else:
+        mask = render_svg_mask(svg_path.read_text(encoding="utf-8"), size)
+        if cached:
+            Image.fromarray(mask).save(cached)
+    return None if mask.size == 0 or (mask > 8).mean() < 0.02 else mask
 
 
 def _glyph(brand: str, mask: np.ndarray, colour: tuple[int, int, int]) -> Logo:
