@@ -201,6 +201,22 @@ def test_finetune_continues_from_a_trained_model_within_a_time_budget(tmp_path, 
     assert 0 < to_start < to_imagenet / 10  # it trained, from v2's trunk, not ImageNet's
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--icons", "{tmp}"], "no svgs/solid/ there"),
+    (["--fonts", "{tmp}", "--wordmarks", "3"], "no .ttf or .otf files there"),
+    (["--init-from", "{tmp}/missing.safetensors", "--warmup-epochs", "0"], "no such file"),
+    (["--wordmarks", "3"], "--wordmarks needs --fonts"),
+])
+def test_finetune_mistakes_are_one_sentence(tmp_path, gallery_dir, capsys, extra, message):
+    from training.finetune import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--image-folder", str(gallery_dir), "--out", str(tmp_path / "out")]
+             + [arg.format(tmp=tmp_path) for arg in extra])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_shipped_model_matches_its_card():
     from visionguard.models import TRAINED_MODEL, create_model
 

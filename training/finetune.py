@@ -185,6 +185,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give --simple-icons and/or --image-folder")
     if args.wordmarks and not args.fonts:
         parser.error("--wordmarks needs --fonts")
+    if args.icons and not (args.icons / "svgs" / "solid").is_dir():
+        parser.error(f"--icons {args.icons}: no svgs/solid/ there; unpack npm @fortawesome/fontawesome-free into it "
+                     "(training/fetch_data.sh does)")
+    if args.fonts and not any(p.suffix.lower() in (".ttf", ".otf") for p in args.fonts.rglob("*")):
+        parser.error(f"--fonts {args.fonts}: no .ttf or .otf files there (benchmarks/fetch_fonts.sh fetches some)")
+    if args.init_from and not args.init_from.is_file():
+        parser.error(f"--init-from {args.init_from}: no such file")
     if args.warmup_epochs < 1 and not args.init_from:
         parser.error("random proxies on an unfrozen backbone wreck it: give --warmup-epochs 1 or more, or --init-from")
     started = time.time()
