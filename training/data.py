@@ -5,6 +5,8 @@ Sources
   cairosvg into an alpha mask that is coloured at composition time.
 - An ImageFolder of a team's own brand imagery, `<brand>/*.jpg|png`: each image is used as a
   logo (PNG alpha kept) or, without alpha, as a sticker/patch.
+- Extra training classes that are no brand: Font Awesome Free's icons (npm, CC-BY-4.0) and
+  made-up words drawn in one font each (`load_icons`, `make_wordmarks`).
 - Backgrounds: photographs from Debian wallpaper packages (`training/fetch_data.sh`) and
   scikit-image's bundled samples.
 

@@ -15,7 +15,7 @@ frozen trunk, seeing seven views per brand, is the limit. This recipe instead
   pretrained backbone), then trains everything under a cosine schedule.
 It is meant for a GPU (bf16 autocast); on a CPU it runs, slowly (see training/README.md).
 The model is saved after every epoch, so a run stopped early (or cut short) leaves a usable file;
-`--minutes M` fits the number of epochs to a time budget.
+`--minutes M` fits the training to a time budget (re-planned after every epoch).
 Output as `training.train`: `<name>.safetensors` + `<name>.json` (card without thresholds;
 `training.calibrate` adds them).
 """
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.icons and not (args.icons / "svgs" / "solid").is_dir():
         parser.error(f"--icons {args.icons}: no svgs/solid/ there; unpack npm @fortawesome/fontawesome-free into it "
                      "(training/fetch_data.sh does)")
-    if args.fonts and not any(p.suffix.lower() in (".ttf", ".otf") for p in args.fonts.rglob("*")):
+    if args.fonts and not _font_files(args.fonts):
         parser.error(f"--fonts {args.fonts}: no .ttf or .otf files there (benchmarks/fetch_fonts.sh fetches some)")
     if args.init_from and not args.init_from.is_file():
         parser.error(f"--init-from {args.init_from}: no such file")
@@ -294,9 +294,12 @@ def _extra_classes(args) -> list[data.Logo]:
     """Training classes that are no brand: Font Awesome icons and made-up wordmarks."""
     extras = data.load_icons(args.icons, cache=(args.masks or args.out / "masks") / "fontawesome") if args.icons else []
     if args.wordmarks:
-        fonts = sorted(p for p in args.fonts.rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
-        extras += data.make_wordmarks(fonts, args.wordmarks, seed=args.seed)
+        extras += data.make_wordmarks(_font_files(args.fonts), args.wordmarks, seed=args.seed)
     return extras
+
+
+def _font_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".ttf", ".otf"))
 
 
 @torch.inference_mode()
