@@ -228,9 +228,9 @@ def scan(
         "(needs a CUDA build of torch and onnxruntime-gpu; local engine only).",
     ),
     precision: str = typer.Option(
-        "auto", "--precision", help="Arithmetic of the networks on OpenVINO (the text detector on a CPU; the embedding with "
+        "auto", "--precision", help="Arithmetic of the networks on OpenVINO (on a CPU the text detector and EasyOCR's recogniser; the embedding with "
         "--runtime openvino): auto (the default: bf16 where the CPU computes bfloat16 natively, AVX512-BF16 or AMX, else "
-        "f32), f32 (the reference) or bf16 (the detector 1.6x and the embedding 1.5x faster here; what it changes is measured in the README).",
+        "f32, the recogniser then on ONNX Runtime), f32 (the reference) or bf16 (the detector 1.6x, the embedding 1.5x and the recogniser 1.5x faster here; what it changes is measured in the README).",
     ),
     ocr_detector: str = typer.Option(
         "ppocr",
