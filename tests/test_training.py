@@ -133,11 +133,12 @@ def test_finetune_trains_the_logo_trunk_and_keeps_the_product_branch(tmp_path, g
     code = main([
         "--image-folder", str(gallery_dir), "--out", str(out), "--name", "tiny-ft", "--held-out", "0.34",
         "--views-per-brand", "2", "--warmup-epochs", "1", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--size", "128",
-        "--device", "cpu",
+        "--device", "cpu", "--precision", "f32",
     ])
     assert code == 0
     card = json.loads((out / "tiny-ft.json").read_text())
     assert card["logo_trunk"] is True and [h["epoch"] for h in card["training"]["history"]] == [0, 1, 2]
+    assert card["training"]["precision"] == "f32" and "float32" in card["training"]["logo_loss"]
     trained = load_file(str(out / "tiny-ft.safetensors"))
     imagenet = Lite0Metric().trunk.state_dict()
     changed = [k for k, v in imagenet.items() if v.is_floating_point() and k.endswith("weight")
@@ -178,6 +179,7 @@ def test_finetune_continues_from_a_trained_model_within_a_time_budget(tmp_path, 
 
     from training.finetune import main
     from visionguard.models.lite0_metric import Lite0Metric, packaged_weights
+    from visionguard.models.runtime import cpu_has_bf16
 
     out = tmp_path / "cont"
     v2 = packaged_weights("visionguard-lite0-v2")
@@ -191,6 +193,7 @@ def test_finetune_continues_from_a_trained_model_within_a_time_budget(tmp_path, 
     card = json.loads((out / "cont.json").read_text())
     training = card["training"]
     assert training["init_from"] == v2.name and training["extra_classes"] == {"fontawesome_icons": 0, "wordmarks": 6}
+    assert training["precision"] == ("bf16" if cpu_has_bf16() else "f32")  # --precision auto
     steps_per_epoch = training["views_per_epoch"] // 4
     assert training["epochs_done"] == round(1 + 1 / steps_per_epoch, 2)  # the budget ended it one step on
     trained, start = load_file(str(out / "cont.safetensors")), load_file(str(v2))
@@ -214,6 +217,17 @@ def test_finetune_mistakes_are_one_sentence(tmp_path, gallery_dir, capsys, extra
         main(["--image-folder", str(gallery_dir), "--out", str(tmp_path / "out")]
              + [arg.format(tmp=tmp_path) for arg in extra])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_finetune_refuses_bf16_on_a_cpu_without_it(tmp_path, gallery_dir, capsys, monkeypatch):
+    from training.finetune import main
+    from visionguard.models import runtime
+
+    monkeypatch.setattr(runtime, "cpu_has_bf16", lambda: False)  # as on a CPU without AVX512-BF16 or AMX
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--image-folder", str(gallery_dir), "--out", str(tmp_path / "out"), "--device", "cpu", "--precision", "bf16"])
+    assert exit_info.value.code == 2 and "needs a GPU or a CPU that computes bfloat16 natively" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
