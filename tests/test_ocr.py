@@ -76,10 +76,10 @@ def test_ppocr_detector_feeds_the_same_recogniser(ppocr_engine, craft_engine):
 
 def test_recogniser_on_onnx_runtime_is_easyocrs_float_model(ppocr_engine, craft_engine, tmp_path):
     """The recogniser graph that our code exports computes EasyOCR's own forward pass on its
-    float weights, and ONNX Runtime gives the same logits (OpenVINO in bfloat16, the default
-    where the CPU has it, nearly: the same best character at nearly every step of noise
-    lines, the same words on printed ones); the words read match
-    EasyOCR's default CPU model (int8 LSTM in torch) on printed names and imitations."""
+    float weights; ONNX Runtime gives the same logits, and the default runner (OpenVINO in
+    bfloat16 where the CPU has it) the same best character at nearly every step of noise
+    lines. The words the default engine reads match EasyOCR's default CPU model (int8 LSTM in
+    torch) on printed names and imitations."""
     from pathlib import Path
 
     import easyocr

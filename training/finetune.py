@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--fonts {args.fonts}: no .ttf or .otf files there (benchmarks/fetch_fonts.sh fetches some)")
     if args.precision == "bf16" and not _autocast_bf16("bf16", args.device):
         parser.error("--precision bf16 needs a GPU or a CPU that computes bfloat16 natively (AVX512-BF16 or AMX)")
+    args.precision = "bf16" if _autocast_bf16(args.precision, args.device) else "f32"  # "auto" resolved, for the card
     if args.init_from and not args.init_from.is_file():
         parser.error(f"--init-from {args.init_from}: no such file")
     if args.warmup_epochs < 1 and not args.init_from:
@@ -254,8 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         {"params": loss_fn.parameters(), "lr": args.proxy_lr},
     ], weight_decay=1e-4)
     peaks = [args.lr, args.head_lr, args.proxy_lr]
-    bf16 = _autocast_bf16(args.precision, device)
-    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=bf16)
+    autocast = torch.autocast(device.split(":")[0], dtype=torch.bfloat16, enabled=args.precision == "bf16")
 
     history = [{"epoch": 0, "held_out_recall_at_1": held_out_recall(model, monitor, device)}]
     start = args.init_from.name if args.init_from else "ImageNet backbone + random head"
@@ -334,7 +334,6 @@ def gallery_embeddings(model: Lite0Metric, logos: list[list[data.Logo]], size: i
 
 def card(args, train_brands, held_brands, views: LogoViews, history, minutes, epochs_done, product_from,
          extras: list[data.Logo]) -> dict:
-    precision = "bf16" if _autocast_bf16(args.precision, args.device) else "f32"
     return {
         "architecture": "EfficientNet-Lite0: logo trunk (blocks 0-10) + logo tail (blocks 11-15, head conv) fine-tuned "
                         "end to end + GeM + linear; product: ImageNet trunk + tail (frozen) + GeM + linear",
@@ -348,7 +347,7 @@ def card(args, train_brands, held_brands, views: LogoViews, history, minutes, ep
             "logo_loss": f"ProxyAnchor (margin 0.1, alpha 32), background crops as negatives only; warm-up "
                          f"{args.warmup_epochs} epoch(s) head + proxies on a frozen backbone, then backbone (peak lr "
                          f"{args.lr}), head {args.head_lr}, proxies {args.proxy_lr}; AdamW (wd 1e-4), cosine; "
-                         f"BatchNorm in training mode; {'bf16 autocast' if precision == 'bf16' else 'float32'}",
+                         f"BatchNorm in training mode; {'bf16 autocast' if args.precision == 'bf16' else 'float32'}",
             "product_head": f"copied from {Path(product_from).name} (SupCon, training.train)",
             "brands": len(train_brands) - len({logo.brand for logo in extras}), "held_out_brands": len(held_brands),
             "extra_classes": {"fontawesome_icons": len({l.brand for l in extras if l.brand.startswith("fa-")}),
@@ -357,7 +356,7 @@ def card(args, train_brands, held_brands, views: LogoViews, history, minutes, ep
             "views_per_epoch": views.per_epoch, "views_per_brand_per_epoch": views.per_brand,
             "epochs_done": round(epochs_done, 2),
             "batch_size": args.batch_size, "seed": args.seed, "minutes": round(minutes, 1), "minutes_budget": args.minutes,
-            "device": args.device, "precision": precision,
+            "device": args.device, "precision": args.precision,
             "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else "cpu",
             "data": ("simple-icons 16.37.0 glyphs (CC0)" if args.simple_icons else "user image folder")
                     + (", Font Awesome Free solid + regular icons (CC-BY-4.0)" if args.icons else "")
