@@ -12,9 +12,10 @@ build/bench/N, then measures in the same run:
 - the naive script on the first --naive images: EasyOCR `readtext` on the full image plus an
   ImageNet embedding and a FAISS search per image, one image at a time.
 
-Prints images/s and the ratios, and what the scan found against what was printed (imitations
+Prints images/s and the ratios, what the scan found against what was printed (imitations
 flagged with the right brand, genuine names read as mentions or flagged, other photos flagged),
-so a faster option's cost in detection shows in the same run. Not run in CI: numbers depend on
+so a faster option's cost in detection shows in the same run, and the scan's time per stage
+(its results' `timings_ms`). Not run in CI: numbers depend on
 the machine.
 """
 
@@ -111,6 +112,22 @@ def detection_figures(results: Path, words: list[str | None], logo_brands: list[
             f"{false_logo} of {len(words)}")
 
 
+def stage_times(results: Path) -> str:
+    """Where a photo's time went: each stage's `timings_ms`, averaged over the photos that ran it
+    and spread over all photos (stages such as verification run on some photos only)."""
+    import json
+
+    rows = [json.loads(line).get("timings_ms") or {} for line in results.read_text().splitlines()]
+    spent: dict[str, list[float]] = {}
+    for timings in rows:
+        for stage, ms in timings.items():
+            spent.setdefault(stage, []).append(ms)
+    parts = [f"{stage} {np.mean(ms):.1f} on {len(ms) / len(rows):.0%} of photos ({sum(ms) / len(rows):.1f} per photo)"
+             for stage, ms in spent.items()]
+    total = sum(sum(ms) for ms in spent.values()) / max(1, len(rows))
+    return f"ms per photo and worker: {'; '.join(parts)}; {total:.0f} in all"
+
+
 def decode_rate(files: list[Path]) -> float:
     from visionguard.decode import decode
 
@@ -174,6 +191,7 @@ def main() -> None:
         print(f"{label:<44}{rate:>10.2f}{versus}{rate / ceiling:>11.4f}")
     print(f"peak RSS of the scan process: {scan_rss:.0f} MB; 10 million images/day needs 116 images/s")
     print(detection_figures(out, words[: len(files)], logo_brands[: len(files)]))
+    print(stage_times(out))
 
 
 if __name__ == "__main__":
