@@ -245,7 +245,7 @@ def scan(
     ),
     ocr_side: int = typer.Option(
         0, "--ocr-side", min=0, help="With a ppocr detector: detect text on the photo shrunk to N pixels on its longer side "
-        "(0: 960); words are still read at full resolution. On 800x800 bench photos 640 scanned 1.17x and 512 1.36x faster with "
+        "(0: 960); words are still read at full resolution. On 800x800 bench photos 640 scanned 1.17-1.18x and 512 1.36-1.42x faster with "
         "nearly the same findings (512 misread a wordmark logo on 8 of 10,000), but missed more words under 20 px high "
         "(README, 'Text-detection size').",
     ),
