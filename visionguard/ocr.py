@@ -124,17 +124,17 @@ class EasyOcrEngine:
         if recognizer_runtime == "auto":
             recognizer_runtime = "openvino" if device == "cpu" and resolve_precision(precision) == "bf16" else "onnx"
         self.recognizer_runtime = recognizer_runtime if device == "cpu" else "torch"
-        on_onnx = recognizer_runtime in ("onnx", "openvino") and device == "cpu"  # on a GPU: EasyOCR's float model in torch
+        exported = recognizer_runtime in ("onnx", "openvino") and device == "cpu"  # our ONNX graph; on a GPU: EasyOCR's float model in torch
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch deprecation noise from EasyOCR's quantised LSTM
             self.reader = self._make_reader(
-                easyocr, model_dir, scratch, craft=detector == "craft", gpu=device == "cuda", quantize=not on_onnx
+                easyocr, model_dir, scratch, craft=detector == "craft", gpu=device == "cuda", quantize=not exported
             )
         # EasyOCR's float models come back in training mode (its int8 one from quantize_dynamic
         # does not); BatchNorm would then use each crop's own statistics and update its own.
         self.reader.recognizer.eval()
         self._onnx_recognizer = None
-        if on_onnx:
+        if exported:
             from visionguard.models.runtime import create_runner
 
             self._onnx_recognizer = create_runner(
