@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TORCH_PIP_ARGS ?=
 
 .PHONY: demo test install clean
 
@@ -13,8 +14,10 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# CPU torch first: an unpinned torch would pull gigabytes of CUDA packages.
-	$(BIN)/pip install --quiet torch==2.13.0 torchvision==0.28.0
+	# CPU torch first: an unpinned torch would pull gigabytes of CUDA packages. Where the registry
+	# serves CUDA builds for this pin (public PyPI on Linux), name the CPU wheels' index:
+	#   make demo TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+	$(BIN)/pip install --quiet $(TORCH_PIP_ARGS) torch==2.13.0 torchvision==0.28.0
 	$(BIN)/pip install --quiet -e ".[test,ray]"
 	# The PP-OCR detector's wheel wants opencv-python; we use opencv-python-headless (pyproject.toml).
 	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4

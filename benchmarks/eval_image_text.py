@@ -18,8 +18,8 @@ OCR read: the matcher misses the OCR's variant of the text; with a bad read: the
 
 Runs `visionguard index build DATA/gallery --out DATA/index` and `visionguard scan
 DATA/listings --index DATA/index --out DATA/results.jsonl` (with --limit N: the first N
-listings, through symlinks in DATA/listings_limit). OCR makes it slow on CPU: 2-3 s per image
-on an idle machine, so 360 images take 15-20 minutes. Exits 0 unless a command fails.
+listings, through symlinks in DATA/listings_limit). 360 images take a few minutes on a 2-core CPU,
+most of it model and OCR loading and OCR. Exits 0 unless a command fails.
 """
 
 from __future__ import annotations

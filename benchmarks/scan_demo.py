@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/scan_demo.py [--repeat 3]
 
 Prints model/OCR load time, images/s with OCR on and off (and off with the model on eager
-torch instead of ONNX Runtime), per-stage milliseconds per image,
+torch instead of the default runtime, OpenVINO), per-stage milliseconds per image,
 and the process's peak RSS. Not run in CI: numbers depend on the machine.
 """
 

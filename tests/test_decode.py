@@ -126,6 +126,54 @@ def test_huge_images_are_shrunk():
     assert max(decode(Image.new("RGB", (5000, 100))).shape[:2]) == 2048
 
 
+@pytest.mark.parametrize("mode", ["I;16", "F", "RGBA", "LA", "CMYK"])
+def test_large_high_depth_and_alpha_images_are_shrunk_in_their_own_mode(tmp_path, mode):
+    """Converted at full size, a 9400x9400 16-bit PNG of a few hundred KB took 2.1 GB."""
+    ramp = np.tile(np.linspace(0, 1, 4800, dtype=np.float32), (2400, 1))
+    if mode == "I;16":
+        image = Image.fromarray((ramp * 65535).astype(np.uint16))
+    elif mode == "F":
+        image = Image.fromarray(ramp * 1000.0, "F")
+    else:
+        image = Image.fromarray((ramp * 255).astype(np.uint8), "L").convert(mode)
+    path = tmp_path / ("big.tif" if mode in ("F", "CMYK") else "big.png")
+    image.save(path)
+    array = decode(path)
+    assert array.shape == (1024, 2048, 3) and array.dtype == np.uint8
+    left, right = array[:, :50].mean(), array[:, -50:].mean()
+    assert left + 100 < right  # the ramp survives the shrink and the conversion
+
+
+def test_api_arrays_and_images_meet_the_same_limits_as_files():
+    assert decode(np.full((6000, 3000, 3), 7, np.uint8)).shape == (2048, 1024, 3)
+    assert decode(np.random.default_rng(0).random((5000, 5000))).shape == (2048, 2048, 3)
+    with pytest.raises(DecodeError, match="above the limit"):
+        decode(np.zeros((10_000, 10_000), np.uint8))
+    with pytest.raises(DecodeError, match="above the limit"):
+        decode(Image.new("L", (10_000, 10_000)))
+    with pytest.raises(DecodeError, match="dtype"):
+        decode(np.array([["a", "b"]]))
+    grey = Image.new("LA", (40, 30), (100, 255)).convert("La")  # premultiplied, which Pillow does not convert
+    assert decode(grey)[0, 0].tolist() == [100, 100, 100]
+
+
+def test_a_camera_jpeg_over_the_pixel_limit_decodes_at_reduced_size():
+    """JPEG decodes at 1/2-1/8 scale: a 120 Mpx photo costs what its 1/8 costs, and is no bomb."""
+    photo = np.zeros((10_000, 12_000, 3), np.uint8)
+    photo[:, 6000:] = 200
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, "JPEG")
+    array = decode(buffer.getvalue())
+    assert array.shape == (1707, 2048, 3) and array[:, :900].mean() < 10 and array[:, -900:].mean() > 190
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_pipe_named_like_an_image_is_refused_not_waited_on(tmp_path):
+    os.mkfifo(tmp_path / "photo.jpg")
+    with pytest.raises(DecodeError, match="not a regular file"):
+        decode(tmp_path / "photo.jpg")
+
+
 def test_a_bomb_gets_one_message_whatever_other_threads_do_with_warnings():
     """Warning filters are process-wide: with two scan workers, another thread's
     `catch_warnings` could undo a filter mid-open, and the same file got one of two messages.

@@ -175,3 +175,17 @@ def test_ray_engine_reports_a_missing_input_in_one_sentence(index_dir, tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith("error: input")
     assert "Traceback" not in done.stderr
+
+
+def test_an_input_that_could_not_be_read_travels_as_an_error_row():
+    """A damaged tar shard's error line (`ScanInput.error`) survives the trip through Ray's blocks."""
+    import numpy as np
+
+    from visionguard.sources import ScanInput
+
+    rows = ray_engine._input_rows([ScanInput(b"", "s.tar", error="cannot read tar shard: empty file"), ScanInput(b"\xff", "s.tar/a.jpg")])
+    items = ray_engine.batch_inputs({column: np.array(values, dtype=object) for column, values in rows.items()})
+    assert [(item.path, item.error, item.listing) for item in items] == [
+        ("s.tar", "cannot read tar shard: empty file", {}), ("s.tar/a.jpg", None, {})
+    ]
+    assert items[1].source == b"\xff"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -11,6 +12,7 @@ import tarfile
 import pytest
 
 from visionguard import Scanner
+from visionguard import sources
 from visionguard.errors import VisionGuardError
 from visionguard.sources import count_inputs, iter_inputs
 
@@ -77,6 +79,66 @@ def test_tar_shards_are_read_as_streams(listings, tmp_path, quick_scanner):
     assert statuses == {name: specs[name].status for name in sorted(specs)[:4]}
 
 
+def _damage(shard, kind: str) -> None:
+    """Damage the second member of a three-member shard as crawls and copies do."""
+    data = shard.read_bytes()
+    with tarfile.open(shard) as archive:
+        second = archive.getmembers()[1]
+    if kind == "bad header":  # overwritten mid-copy
+        data = data[: second.offset] + b"\xff" * 512 + data[second.offset + 512 :]
+    elif kind == "cut in data":
+        data = data[: second.offset_data + 100]
+    elif kind == "cut in header":
+        data = data[: second.offset + 200]
+    shard.write_bytes(data)
+
+
+@pytest.mark.parametrize(
+    "kind, last_path, message",
+    [
+        ("bad header", "s.tar", "unreadable header after member 'a.jpg' .* could not be read"),
+        ("cut in data", "s.tar/b.jpg", "tar member is cut short"),
+        ("cut in header", "s.tar", "unreadable header after member 'a.jpg'"),
+    ],
+)
+def test_damaged_tar_shards_keep_their_members_and_say_where(listings, tmp_path, quick_scanner, kind, last_path, message):
+    """tarfile ends a stream quietly at a header it cannot parse, and a cut shard raised before:
+    the members before the damage are scanned, the damage is one error line, the scan goes on."""
+    folder, specs = listings
+    shard = tmp_path / "s.tar"
+    with tarfile.open(shard, "w") as archive:
+        for arcname, name in zip("abc", ["logo_puma.jpg", "text_adibas.jpg", "logo_adidas.jpg"]):
+            archive.add(folder / name, arcname=f"{arcname}.jpg")
+    _damage(shard, kind)
+    items = list(iter_inputs([shard, folder / "logo_puma.jpg"]))
+    assert [item.path for item in items] == ["s.tar/a.jpg", last_path, "logo_puma.jpg"]
+    assert count_inputs([shard, folder / "logo_puma.jpg"]) == 3  # the progress bar's total
+    results = list(quick_scanner.scan(items))
+    assert [r.status for r in results] == ["ok", "error", "ok"]
+    assert re.search(message, results[1].error) and results[0].brand == results[2].brand == "puma"
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a tar file" * 40])
+def test_an_unreadable_shard_is_one_error_line(tmp_path, content):
+    shard = tmp_path / "shard.tar"
+    shard.write_bytes(content)
+    (item,) = iter_inputs([shard])
+    assert item.path == "shard.tar" and item.error.startswith("cannot read tar shard: ")
+
+
+def test_oversized_tar_members_are_refused_unread(listings, tmp_path, monkeypatch):
+    folder, _ = listings
+    shard = tmp_path / "s.tar"
+    with tarfile.open(shard, "w") as archive:
+        archive.add(folder / "logo_puma.jpg", arcname="big.jpg")
+        archive.add(folder / "corrupt.jpg", arcname="small.jpg")
+    size = (folder / "logo_puma.jpg").stat().st_size
+    monkeypatch.setattr(sources, "MAX_MEMBER_BYTES", size - 1)
+    big, small = iter_inputs([shard])
+    assert big.source == b"" and big.error == f"tar member is {size} bytes, above the limit of {size - 1}"
+    assert small.error is None and small.source == (folder / "corrupt.jpg").read_bytes()
+
+
 def test_several_folders_keep_distinct_paths(listings):
     folder, specs = listings
     items = list(iter_inputs([folder, folder]))
@@ -89,7 +151,6 @@ def test_several_folders_keep_distinct_paths(listings):
         ("m.csv", "listing_id,url\n1,http://x/1.jpg\n", "has no image column .* its columns are: listing_id, url"),
         ("m.jsonl", '{"image": "a.jpg"}\n[1, 2]\n', "line 2 of manifest .* is not a JSON object"),
         ("m.jsonl", '{"image": "a.jpg"}\n{"image": ""}\n', "row 2 of manifest .* has no 'image'"),
-        ("shard.tar", "this is not a tar file", "cannot read tar shard"),
         ("notes.pdf", "%PDF", "is not a folder, a file list"),
         ("m.parquet", "not parquet", "cannot read Parquet manifest"),
     ],

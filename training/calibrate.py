@@ -89,7 +89,7 @@ def duplicate_threshold(model, photos, logos, seed, max_false_duplicate: float) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("weights", type=Path, help="a .safetensors file written by training.train")
+    parser.add_argument("weights", type=Path, help="a .safetensors file written by training.finetune or training.train")
     parser.add_argument("--simple-icons", type=Path)
     parser.add_argument("--image-folder", type=Path)
     parser.add_argument("--photos", type=Path)

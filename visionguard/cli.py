@@ -75,9 +75,9 @@ class _Progress:
 _DEFAULT_RUNTIME = "openvino"  # models.runtime.DEFAULT_RUNTIME, without importing torch for --help
 _RUNTIME_HELP = (
     "Where the embedding model runs: openvino (the default: its ONNX graph, exported from the installed weights on "
-    "first use and cached, on OpenVINO, in bfloat16 where the CPU computes it natively unless scan's --precision says "
-    "f32; on a GPU ONNX Runtime runs it), onnx (ONNX Runtime, float32: the reference, ~6x faster than torch on a CPU) "
-    "or torch (eager PyTorch)."
+    "first use and cached, on OpenVINO, in bfloat16 where the CPU computes it natively, else in float32; scan's "
+    "--precision f32 forces float32; on a GPU ONNX Runtime runs it), onnx (ONNX Runtime, float32: the reference, "
+    "3-4x faster than eager torch on a CPU; an index built with it is float32) or torch (eager PyTorch)."
 )
 
 _LOGO_TEXT_HELP = (
@@ -203,7 +203,7 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
 def scan(
     inputs: list[Path] = typer.Argument(
         ...,
-        help="Folders (walked recursively), file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl, .parquet: "
+        help="Folders (walked recursively), image files, file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl, .parquet: "
         "an image column plus listing_id, seller_id, title, ... carried into the results) or tar shards (.tar).",
     ),
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
@@ -272,7 +272,7 @@ def scan(
     ),
     summary: bool = typer.Option(True, "--summary/--no-summary", help="Print a summary table at the end."),
     engine: str = typer.Option(
-        "local", "--engine", help="local (this process) or ray (Ray Data workers; needs visionguard[ray])."
+        "local", "--engine", help="local (this process) or ray (Ray Data workers; needs visionguard\\[ray])."
     ),
     address: str = typer.Option(
         None, "--address", help="With --engine ray: the cluster to join (auto, HOST:6379 or ray://HOST:10001); default: start a local one."
@@ -284,7 +284,7 @@ def scan(
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
     from visionguard.sinks import ShardedSink, finished_keys, open_sink, shard_paths
-    from visionguard.sources import count_inputs, iter_inputs
+    from visionguard.sources import IMAGE_EXTENSIONS, count_inputs, iter_inputs
 
     started = time.perf_counter()
     counts: Counter[str] = Counter()
@@ -295,7 +295,8 @@ def scan(
         if total == 0:
             named = ", ".join(f"'{p}'" for p in inputs)
             verb = "has" if len(inputs) == 1 else "have"
-            raise VisionGuardError(f"input {named} {verb} no image files (jpg, jpeg, png, webp, bmp, gif, tif, tiff)")
+            kinds = ", ".join(sorted(suffix.lstrip(".") for suffix in IMAGE_EXTENSIONS))
+            raise VisionGuardError(f"input {named} {verb} no image files ({kinds})")
         sink = ShardedSink(out, shard_size, append=resume) if shard_size else open_sink(out, append=resume)
         if resume and out.suffix.lower() != ".jsonl":
             raise VisionGuardError("--resume needs a .jsonl results file (--out), the format it can read back")

@@ -30,8 +30,11 @@ MAX_SIDE = 2048
 def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
     """Decode a path, bytes, PIL image or array into an (H, W, 3) uint8 RGB array, upright."""
     if isinstance(source, np.ndarray):
-        return _from_array(source)
+        if source.ndim >= 2:
+            _check_pixels(source.shape[1], source.shape[0])
+        return _from_array(source, max_side)
     if isinstance(source, Image.Image):
+        _check_pixels(*source.size)
         return _to_rgb_array(source, max_side)
     if isinstance(source, (bytes, bytearray)):
         if not source:
@@ -42,6 +45,8 @@ def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
         size = path.stat().st_size
     except OSError as error:
         raise DecodeError(f"cannot read file: {error.strerror or error}") from None
+    if not path.is_file():  # a FIFO would block, a device never end
+        raise DecodeError("not a regular file (a pipe, device or socket)")
     if size == 0:
         raise DecodeError("empty file (0 bytes)")
     try:
@@ -63,15 +68,12 @@ def _open_and_convert(handle, max_side: int) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(handle)
             width, height = image.size
-            if width * height > MAX_PIXELS:
-                raise DecodeError(
-                    f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS} "
-                    "(possible decompression bomb)"
-                )
-            if getattr(image, "n_frames", 1) > 1:
-                image.seek(0)  # animated: scan the first frame
             if image.format == "JPEG" and max(width, height) > 2 * max_side:
                 image.draft("RGB", (max_side, max_side))  # cheap reduced-size JPEG decoding
+            if image.size[0] * image.size[1] > MAX_PIXELS:  # a JPEG counts at the 1/2-1/8 scale it decodes at
+                _check_pixels(width, height)
+            if getattr(image, "n_frames", 1) > 1:
+                image.seek(0)  # animated: scan the first frame
             return _to_rgb_array(image, max_side)
     except DecodeError:
         raise
@@ -83,9 +85,18 @@ def _open_and_convert(handle, max_side: int) -> np.ndarray:
         raise DecodeError(f"corrupt or truncated image: {error}") from None
 
 
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise DecodeError(
+            f"image is {width}x{height} pixels, above the limit of {MAX_PIXELS} (possible decompression bomb)"
+        )
+
+
 def _to_rgb_array(image: Image.Image, max_side: int) -> np.ndarray:
     image.load()
     image = ImageOps.exif_transpose(image)
+    if max(image.size) > max_side:
+        image = _shrink_before_conversion(image, max_side)
     image = _to_rgb(image)
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
@@ -95,19 +106,38 @@ def _to_rgb_array(image: Image.Image, max_side: int) -> np.ndarray:
     return np.ascontiguousarray(array)
 
 
+_HIGH_DEPTH_MODES = ("I;16", "I;16B", "I;16L", "I", "F")
+
+
+def _shrink_before_conversion(image: Image.Image, max_side: int) -> Image.Image:
+    """A large image, shrunk towards `max_side` in its own mode: converting a 16-bit, float or
+    alpha image at full size took 2-2.5 GB for a 9400x9400 file of a few hundred KB."""
+    if image.mode in _HIGH_DEPTH_MODES:  # Pillow does not resample these: every n-th pixel
+        step = max(image.size) // max_side
+        return Image.fromarray(np.asarray(image)[::step, ::step]) if step > 1 else image
+    try:
+        image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    except ValueError:  # a mode Pillow cannot resample: converted at full size, shrunk after
+        pass
+    return image
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode to RGB; transparency is flattened onto white, as marketplaces show it,
     unless what is visible is itself near-white (`_flatten_background`)."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        values = np.asarray(image, dtype=np.float64)
+        values = np.asarray(image, dtype=np.float32)
         low, high = float(values.min()), float(values.max())
         scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
         return Image.fromarray(scaled.astype(np.uint8)).convert("RGB")
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
         mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if mode == "La":  # premultiplied grey, which Pillow does not convert
+        grey, alpha = image.split()
+        image, mode = Image.merge("RGBa", (grey, grey, grey, alpha)), "RGBa"
+    if mode in ("RGBA", "LA", "PA", "RGBa"):
         rgba = image.convert("RGBA")
         preview = rgba.copy()
         preview.thumbnail((256, 256))  # the statistic needs few pixels; huge images stay cheap
@@ -138,21 +168,27 @@ def _flatten_background(rgba: np.ndarray) -> tuple[int, int, int, int]:
     return (0, 0, 0, 255) if light else (255, 255, 255, 255)
 
 
-def _from_array(array: np.ndarray) -> np.ndarray:
-    """Accept HxW, HxWx1, HxWx3 (RGB) or HxWx4 (RGBA) arrays of any numeric dtype."""
+def _from_array(array: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Accept HxW, HxWx1, HxWx3 (RGB) or HxWx4 (RGBA) arrays of any numeric dtype; shrunk to
+    `max_side` like a decoded file."""
     if array.size == 0:
         raise DecodeError("empty array")
     if array.ndim == 2:
         array = array[:, :, None]
     if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
         raise DecodeError(f"array of shape {array.shape} is not an image (expected HxW, HxWx3 or HxWx4)")
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise DecodeError(f"array of dtype {array.dtype} is not an image (expected integers or floats)")
+    step = max(array.shape[:2]) // (2 * max_side)
+    if step > 1:
+        array = array[::step, ::step]  # a cheap first cut, so that no full-size float copy is made
     if array.dtype != np.uint8:
-        values = array.astype(np.float64)
-        high = values.max()
-        values = values * 255.0 if high <= 1.0 else values / (65535.0 if high > 255 else 1.0) * 255.0
-        array = np.clip(values, 0, 255).astype(np.uint8)
+        high = float(np.nanmax(array)) if array.size else 0.0
+        scale = 255.0 if high <= 1.0 else 255.0 / (65535.0 if high > 255 else 1.0)
+        array = np.clip(np.nan_to_num(array.astype(np.float32) * scale), 0, 255).astype(np.uint8)
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
-    elif array.shape[2] == 4:
-        return _to_rgb_array(Image.fromarray(array, "RGBA"), MAX_SIDE)
+    mode = "RGBA" if array.shape[2] == 4 else "RGB"
+    if mode == "RGBA" or max(array.shape[:2]) > max_side:
+        return _to_rgb_array(Image.fromarray(np.ascontiguousarray(array), mode), max_side)
     return np.ascontiguousarray(array)

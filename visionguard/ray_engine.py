@@ -35,6 +35,7 @@ RESULT_COLUMNS = ("key", "path", "status", "brand", "risk", "result")
 IMAGE_COLUMNS = ("image", "bytes", "image_bytes", "image_path", "path", "file")
 #: `read_inputs`' column for a file to open, as `os.fsencode` bytes.
 _FILE_COLUMN = "_file"
+_ERROR_COLUMN = "_error"  # an input that could not be read at all (`ScanInput.error`)
 
 
 def _ray():
@@ -116,6 +117,7 @@ def _input_rows(items: list[ScanInput]) -> dict[str, list]:
     return {
         _FILE_COLUMN: [os.fsencode(item.source) if isinstance(item.source, str) else b"" for item in items],
         "image_bytes": [item.source if isinstance(item.source, bytes) else b"" for item in items],
+        _ERROR_COLUMN: [item.error or "" for item in items],
         "path": [item.path for item in items],
         "listing": [json.dumps(item.listing, ensure_ascii=False, default=str) for item in items],
     }
@@ -220,6 +222,7 @@ def batch_inputs(batch: dict[str, np.ndarray]) -> list[ScanInput]:
     items = []
     for i in range(size):
         row = {column: _plain(values[i]) for column, values in batch.items()}
+        error = row.pop(_ERROR_COLUMN, None) or None
         if _present(row.get(_FILE_COLUMN)):
             source = os.fsdecode(row.pop(_FILE_COLUMN))
         else:
@@ -233,9 +236,9 @@ def batch_inputs(batch: dict[str, np.ndarray]) -> list[ScanInput]:
             {k: v for k, v in row.items() if k not in IMAGE_COLUMNS and k != "listing" and not isinstance(v, np.ndarray)}
         )
         if source is None:
-            items.append(ScanInput(b"", path, listing))  # decodes to a clear "empty file" error row
+            items.append(ScanInput(b"", path, listing, error))  # no error: decodes to a clear "empty data" row
         else:
-            items.append(ScanInput(source, path, listing))
+            items.append(ScanInput(source, path, listing, error))
     return items
 
 

@@ -55,7 +55,7 @@ class ScanOptions:
     batch_size: int = 8
     #: Keep each OCR character's runner-up readings in the results (audit look-alike evidence).
     ocr_alternatives: bool = False
-    #: Also search small crop windows, for logos of 10-20% of the photo width (2.5x the embedding work).
+    #: Also search small crop windows, for logos of 10-20% of the photo width (about twice the embedding work per photo, measured).
     small_logos: bool = False
     #: Look again, with more windows, at photos whose best brand scores just under the
     #: threshold (refine.py; models whose card sets `refine_floor`, the default one does).
@@ -220,6 +220,8 @@ class Scanner:
     def _decode(self, entry: ScanInput) -> _Item:
         started = time.perf_counter()
         path = entry.path
+        if entry.error:
+            return _Item(ScanResult.failed(path, entry.error, entry.listing))
         try:
             image = decode(entry.source)
         except DecodeError as error:

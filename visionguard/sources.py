@@ -12,7 +12,14 @@ from typing import Any, Iterator, Sequence
 
 from visionguard.errors import VisionGuardError
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+#: File names a folder walk and a tar shard take for images. HEIC/HEIF are included although they
+#: do not decode here: such a photo gets an error line, not silence.
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".avif", ".heic", ".heif"}
+)
+#: Largest tar member read into memory: listing photos are a few MB, and a member is read whole
+#: (a sparse or hostile member of gigabytes would otherwise take the scan's memory with it).
+MAX_MEMBER_BYTES = 128 * 1024 * 1024
 
 
 def is_image_name(name: str) -> bool:
@@ -60,6 +67,8 @@ class ScanInput:
     source: str | bytes
     path: str
     listing: dict[str, Any] = field(default_factory=dict)
+    #: Set when the input could not be read at all (a damaged tar shard): its result line is this error.
+    error: str | None = None
 
     @property
     def key(self) -> str:
@@ -97,7 +106,7 @@ def count_inputs(inputs: Sequence[str | os.PathLike]) -> int:
     total = 0
     for spec in map(os.fspath, inputs):
         if os.path.isfile(spec) and spec.lower().endswith(TAR_SUFFIXES):
-            total += sum(1 for _ in _tar_members(spec, stream=False))  # seeks over the data
+            total += sum(1 for _ in _tar_entries(spec, stream=False))  # seeks over the data
         else:
             total += sum(1 for _ in _iter_one(spec))
     return total
@@ -189,20 +198,60 @@ def _parquet_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
             yield number, row
 
 
-def _tar_members(spec: str, stream: bool = True) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo]]:
+def _tar_entries(spec: str, stream: bool = True) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo] | str]:
+    """The image members of a shard in order, then, where the shard is cut short or damaged, one
+    message saying after which member: what lies beyond cannot be read, and must not vanish."""
+    after = None
+    size = os.path.getsize(spec)
     try:
         with tarfile.open(spec, "r|*" if stream else "r:*") as archive:  # streamed: any size, read once
             for member in archive:
+                archive.members.clear()  # tarfile keeps every header read: not over millions of members
+                after = f"after member '{display_path(member.name)}'"
                 if member.isfile() and is_image_name(member.name):
                     yield archive, member
-    except tarfile.TarError as error:
-        raise VisionGuardError(f"cannot read tar shard '{spec}': {error}") from None
+                    if not stream and member.offset_data + member.size > size:
+                        return  # cut short inside this member, which gets its own line (`_tar`)
+            end = archive.offset
+    except (tarfile.TarError, EOFError, OSError) as error:
+        if after is None:
+            yield f"cannot read tar shard: {error}"
+        else:
+            yield f"tar shard is cut short or damaged {after}: {error}; the rest of it could not be read"
+        return
+    if _damaged_at(spec, end):
+        # tarfile ends an archive quietly at a header it cannot parse, as at its end marker
+        yield f"tar shard has an unreadable header {after} (byte {end}); the rest of it could not be read"
+
+
+def _damaged_at(spec: str, offset: int) -> bool:
+    """Whether the 512-byte block where tarfile stopped holds something other than the end
+    marker (zeros) or the end of the file. Compressed shards are not checked (offsets differ)."""
+    with open(spec, "rb") as handle:
+        if handle.read(6)[:3] in (b"\x1f\x8b\x08", b"BZh", b"\xfd7z"):
+            return False
+        handle.seek(offset)
+        block = handle.read(tarfile.BLOCKSIZE)
+    return bool(block.strip(b"\0"))
 
 
 def _tar(spec: str) -> Iterator[ScanInput]:
-    """Images inside a tar shard, as bytes; paths are `SHARD.tar/member`."""
+    """Images inside a tar shard, as bytes; paths are `SHARD.tar/member`. A damaged shard ends with
+    an error line for the shard itself (path `SHARD.tar`), a member cut short with one for it."""
     shard = display_path(os.path.basename(spec))
-    for archive, member in _tar_members(spec):
-        handle = archive.extractfile(member)
-        data = handle.read() if handle else b""
-        yield ScanInput(data, f"{shard}/{display_path(member.name)}")
+    for entry in _tar_entries(spec):
+        if isinstance(entry, str):
+            yield ScanInput(b"", shard, error=entry)
+            return
+        archive, member = entry
+        path = f"{shard}/{display_path(member.name)}"
+        if member.size > MAX_MEMBER_BYTES:
+            yield ScanInput(b"", path, error=f"tar member is {member.size} bytes, above the limit of {MAX_MEMBER_BYTES}")
+            continue
+        try:
+            handle = archive.extractfile(member)
+            data = handle.read() if handle else b""
+        except (tarfile.TarError, EOFError, OSError) as error:
+            yield ScanInput(b"", path, error=f"tar member is cut short: {error}; the shard ends inside it")
+            return
+        yield ScanInput(data, path)
