@@ -144,6 +144,14 @@ def test_large_high_depth_and_alpha_images_are_shrunk_in_their_own_mode(tmp_path
     assert left + 100 < right  # the ramp survives the shrink and the conversion
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.float32, np.uint16])
+def test_api_arrays_of_8_bit_values_in_other_dtypes_keep_their_values(dtype):
+    photo = np.random.default_rng(0).integers(0, 256, (40, 60, 3))
+    assert np.array_equal(decode(photo.astype(dtype)), photo.astype(np.uint8))  # was all white
+    assert decode(photo.astype(np.float32) / 255.0).mean() == pytest.approx(photo.mean(), abs=1)
+    assert decode((photo * 257).astype(np.uint16)).mean() == pytest.approx(photo.mean(), abs=1)
+
+
 def test_api_arrays_and_images_meet_the_same_limits_as_files():
     assert decode(np.full((6000, 3000, 3), 7, np.uint8)).shape == (2048, 1024, 3)
     assert decode(np.random.default_rng(0).random((5000, 5000))).shape == (2048, 2048, 3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -80,7 +81,7 @@ def test_resume_refuses_a_file_that_is_not_results(tmp_path):
     other.write_text('{"path": "a.jpg", "status": "ok"}\nhello\n')
     with pytest.raises(VisionGuardError, match="line 2 of .* is not a VisionGuard result"):
         finished_keys(other)
-    assert finished_keys(tmp_path / "missing.jsonl") == set()
+    assert not finished_keys(tmp_path / "missing.jsonl")
 
 
 def test_one_image_in_two_listings_is_two_inputs_on_resume(listings, index_dir, tmp_path):
@@ -114,3 +115,49 @@ def test_sharded_results_resume_into_a_new_shard(inputs, index_dir, tmp_path):
     assert len(rows) == len({r["path"] for r in rows}) == count
     assert all(p.read_bytes() == data for p, data in kept.items())  # finished shards untouched
     assert [p.name for p in shard_paths(out)] == [p.name for p in shards]  # the rest in a new last shard
+
+    fewer = [*_scan_command(inputs / "part0", index_dir, out), "--shard-size", "8"]  # a new scan, not resumed
+    again = subprocess.run(fewer, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "replacing" in again.stderr
+    part0 = sum(1 for p in (inputs / "part0").iterdir())
+    assert sum(len(p.read_text().splitlines()) for p in shard_paths(out)) == part0  # no earlier shard stays
+
+
+def test_an_input_listed_twice_resumes_to_two_lines(listings, index_dir, tmp_path):
+    folder, _ = listings
+    listing = tmp_path / "twice.txt"
+    listing.write_text(f"{folder / 'logo_puma.jpg'}\n{folder / 'logo_puma.jpg'}\n{folder / 'logo_adidas.jpg'}\n")
+    out = tmp_path / "r.jsonl"
+    command = [*CLI, "scan", str(listing), "--index", str(index_dir), "--out", str(out), "--no-ocr", "--no-summary"]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    out.write_text(out.read_text().splitlines(keepends=True)[0])  # as if stopped after the first line
+    done = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert "1 of 3 images already" in done.stderr
+    assert [json.loads(line)["path"].rsplit("/", 1)[1] for line in out.read_text().splitlines()] == [
+        "logo_puma.jpg", "logo_puma.jpg", "logo_adidas.jpg"
+    ]
+
+
+def test_mistakes_that_would_lose_or_mix_results_are_refused(listings, index_dir, tmp_path):
+    """Before anything loads: one sentence, exit 2, and the files as they were."""
+    folder, _ = listings
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"image": str(folder / "logo_puma.jpg"), "listing_id": "A"}) + "\n")
+    earlier = tmp_path / "r.jsonl"
+    earlier.write_text(json.dumps({"path": "elsewhere/p.jpg", "listing": {}}) + "\n")
+    (tmp_path / "s-00000.jsonl").write_text(earlier.read_text())
+
+    def scan(*arguments: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*CLI, "scan", *arguments, "--index", str(index_dir), "--no-summary"],
+                              capture_output=True, text=True, timeout=600)
+
+    cases = [
+        ((str(manifest), "--out", str(manifest)), "is also an input"),
+        ((str(manifest), "--out", str(earlier), "--resume"), "1 of the 1 results in .* are for images that are not among"),
+        ((str(manifest), "--out", str(earlier), "--resume", "--shard-size", "5"), "holds an unsharded scan"),
+        ((str(manifest), "--out", str(tmp_path / "s.jsonl"), "--resume"), "the results are in shards"),
+    ]
+    for arguments, message in cases:
+        done = scan(*arguments)
+        assert done.returncode == 2 and re.search(message, done.stderr) and "Traceback" not in done.stderr, done.stderr
+    assert json.loads(manifest.read_text())["listing_id"] == "A" and "elsewhere" in earlier.read_text()

@@ -63,6 +63,31 @@ def test_manifest_columns_are_carried_into_results(listings, tmp_path, quick_sca
     assert item.listing == {"listing_id": 7, "price": 19.5}  # JSON keeps its types
 
 
+def test_manifests_as_spreadsheets_and_warehouses_write_them(listings, tmp_path, quick_scanner):
+    """Excel's BOM, a ragged row, and Parquet's timestamps, decimals, binary and NaN: the row is
+    read and its cells reach every result format as JSON (a datetime crashed the sink before)."""
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder, _ = listings
+    image = str(folder / "logo_puma.jpg")
+    sheet = tmp_path / "excel.csv"
+    sheet.write_bytes(b"\xef\xbb\xbfimage,listing_id\n" + image.encode() + b",L1,oops,more\n")
+    (item,) = iter_inputs([sheet])
+    assert item.listing == {"listing_id": "L1", "extra_values": ["oops", "more"]}
+    table = tmp_path / "crawl.parquet"
+    pq.write_table(pa.table({
+        "image": [image], "seen": [datetime.datetime(2026, 11, 24, 10, 30)], "price": [decimal.Decimal("19.90")],
+        "thumb": [b"\x00\x01"], "rating": [float("nan")],
+    }), table)
+    (result,) = quick_scanner.scan_inputs(table)
+    assert result.listing == {"seen": "2026-11-24T10:30:00", "price": "19.90", "thumb": "AAE=", "rating": None}
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["listing"]["price"] == "19.90"
+
+
 def test_tar_shards_are_read_as_streams(listings, tmp_path, quick_scanner):
     folder, specs = listings
     shard = tmp_path / "shard-00001.tar"
@@ -139,10 +164,26 @@ def test_oversized_tar_members_are_refused_unread(listings, tmp_path, monkeypatc
     assert small.error is None and small.source == (folder / "corrupt.jpg").read_bytes()
 
 
-def test_several_folders_keep_distinct_paths(listings):
+def test_inputs_of_the_same_name_keep_distinct_paths(listings, tmp_path, monkeypatch):
+    """Two crawls' `x/` folders or `shard-0001.tar`s must not give two results one path (and
+    --resume one line for both): where base names clash, the path as given names the input."""
     folder, specs = listings
-    items = list(iter_inputs([folder, folder]))
+    items = list(iter_inputs([folder, folder]))  # one folder twice: its name, twice
     assert len(items) == 2 * len(specs) and items[0].path.startswith(f"{folder.name}/")
+    for crawl in ("a", "b"):
+        (tmp_path / crawl / "x").mkdir(parents=True)
+        (tmp_path / crawl / "x" / "p.jpg").write_bytes((folder / "logo_puma.jpg").read_bytes())
+        with tarfile.open(tmp_path / crawl / "s.tar", "w") as archive:
+            archive.add(folder / "logo_puma.jpg", arcname="p.jpg")
+    monkeypatch.chdir(tmp_path)
+    inputs = ["a/x", "b/x", "a/s.tar", "b/s.tar", "a/x/p.jpg", "b/x/p.jpg"]
+    assert [item.path for item in iter_inputs(inputs)] == [
+        "a/x/p.jpg", "b/x/p.jpg", "a/s.tar/p.jpg", "b/s.tar/p.jpg", "a/x/p.jpg", "b/x/p.jpg"
+    ]
+    assert [item.path for item in iter_inputs(["a/x", "b/s.tar"])] == ["x/p.jpg", "s.tar/p.jpg"]  # no clash: names
+    monkeypatch.chdir(tmp_path / "a")
+    assert [item.path for item in iter_inputs([".", "s.tar"])] == ["a/x/p.jpg", "s.tar/p.jpg"]  # '.' is named too
+    assert [item.path for item in iter_inputs("s.tar")] == ["s.tar/p.jpg"]  # one input given bare
 
 
 @pytest.mark.parametrize(
@@ -153,11 +194,14 @@ def test_several_folders_keep_distinct_paths(listings):
         ("m.jsonl", '{"image": "a.jpg"}\n{"image": ""}\n', "row 2 of manifest .* has no 'image'"),
         ("notes.pdf", "%PDF", "is not a folder, a file list"),
         ("m.parquet", "not parquet", "cannot read Parquet manifest"),
+        ("m.jsonl", '{"image": 5}\n', "row 1 of manifest .*: its 'image' is 5, not a path"),
+        ("m.csv", b"image,title\ncaf\xe9.jpg,x\n", "manifest .* is not UTF-8 text"),
+        ("l.txt", b"a.jpg\ncaf\xe9.jpg\n", "file list .* is not UTF-8 text"),
     ],
 )
 def test_input_mistakes_are_one_sentence(tmp_path, name, content, message):
     path = tmp_path / name
-    path.write_text(content)
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
     with pytest.raises(VisionGuardError, match=message):
         list(iter_inputs([path]))
 

@@ -283,26 +283,17 @@ def scan(
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
-    from visionguard.sinks import ShardedSink, finished_keys, open_sink, shard_paths
-    from visionguard.sources import IMAGE_EXTENSIONS, count_inputs, iter_inputs
+    from visionguard.sinks import ShardedSink, open_sink
+    from visionguard.sources import iter_inputs
 
     started = time.perf_counter()
     counts: Counter[str] = Counter()
     flagged: list[tuple[str, float, str, str]] = []
     progress = None
     try:
-        total = count_inputs(inputs)
-        if total == 0:
-            named = ", ".join(f"'{p}'" for p in inputs)
-            verb = "has" if len(inputs) == 1 else "have"
-            kinds = ", ".join(sorted(suffix.lstrip(".") for suffix in IMAGE_EXTENSIONS))
-            raise VisionGuardError(f"input {named} {verb} no image files ({kinds})")
+        total, done, stale_shards = _plan(inputs, out, shard_size, resume)
         sink = ShardedSink(out, shard_size, append=resume) if shard_size else open_sink(out, append=resume)
-        if resume and out.suffix.lower() != ".jsonl":
-            raise VisionGuardError("--resume needs a .jsonl results file (--out), the format it can read back")
-        done: set[str] = set()
-        for part in (shard_paths(out) if shard_size else [out]) if resume else []:
-            done |= finished_keys(part)
+        already = sum(done.values())
         options = dict(
             ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, ocr_side=ocr_side or None, text_cells=text_cells, batch_size=batch_size,
             ocr_alternatives=ocr_alternatives, small_logos=small_logos, refine=refine, device=device, precision=precision,
@@ -310,7 +301,7 @@ def scan(
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
             scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
-            pending = (item for item in iter_inputs(inputs) if item.key not in done)  # streamed: flat memory
+            pending = (item for item in iter_inputs(inputs) if not _take(done, item.key))  # streamed: flat memory
             rows = (result.to_dict() for result in scanner.scan(pending))
         elif engine == "ray":
             from visionguard import ray_engine
@@ -324,9 +315,11 @@ def scan(
             rows = ray_engine.iter_results(results)
         else:
             raise VisionGuardError(f"unknown engine '{engine}'; choose local or ray")
-        if done:
-            typer.echo(f"resuming: {len(done)} of {total} images already in {out}", err=True)
-        progress = _Progress(max(total - len(done), 0), "scanning", enabled=True)
+        if already:
+            typer.echo(f"resuming: {already} of {total} images already in {out}", err=True)
+        progress = _Progress(max(total - already, 0), "scanning", enabled=True)
+        for shard in stale_shards:  # the new scan may write fewer: none of the old may stay beside it
+            shard.unlink()
         with sink:
             for row in rows:
                 sink.write_row(row)
@@ -360,6 +353,60 @@ def scan(
     scanned = counts["ok"] + counts["error"]
     if summary:
         _print_summary(scanned, counts, flagged, elapsed, out)
+
+
+def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple[int, Counter[str], list[Path]]:
+    """Check the inputs and the results file(s) against each other before anything loads: the
+    number of inputs; with --resume the keys already done (with their multiplicity: an input
+    listed twice has two lines); without it, an earlier scan's shards, to be removed when the
+    new one starts. Refuses what would lose or mix up results."""
+    from visionguard.sinks import finished_keys, shard_paths
+    from visionguard.sources import IMAGE_EXTENSIONS, iter_keys
+
+    parts = shard_paths(out) if shard_size else [out]
+    written = {part.resolve() for part in parts}
+    for spec in inputs:
+        if spec.is_file() and spec.resolve() in written:
+            raise VisionGuardError(f"the results file '{spec}' is also an input: write the results (--out) to another file")
+    if resume:
+        if out.suffix.lower() != ".jsonl":
+            raise VisionGuardError("--resume needs a .jsonl results file (--out), the format it can read back")
+        if shard_size and out.is_file():
+            raise VisionGuardError(f"cannot resume with --shard-size: '{out}' holds an unsharded scan; resume without it")
+        if not shard_size and shard_paths(out):
+            raise VisionGuardError(f"cannot resume: the results are in shards ({shard_paths(out)[0].name}, ...); resume with --shard-size")
+    done: Counter[str] = Counter()
+    for part in parts if resume else []:
+        done.update(finished_keys(part))
+    unmatched, total = done.copy(), 0
+    for key in iter_keys(inputs):
+        total += 1
+        if unmatched[key] > 0:
+            unmatched[key] -= 1
+    if total == 0:
+        named = ", ".join(f"'{p}'" for p in inputs)
+        kinds = ", ".join(sorted(suffix.lstrip(".") for suffix in IMAGE_EXTENSIONS))
+        raise VisionGuardError(f"input {named} {'has' if len(inputs) == 1 else 'have'} no image files ({kinds})")
+    stray = +unmatched
+    if stray:
+        raise VisionGuardError(
+            f"cannot resume: {sum(stray.values())} of the {sum(done.values())} results in '{out}' are for images that "
+            f"are not among these inputs (e.g. '{next(iter(stray)).split(chr(9))[0]}'): resume with the inputs of the "
+            "interrupted scan, or scan to a new --out"
+        )
+    earlier = [part for part in parts if part.is_file() and part.stat().st_size] if not resume else []
+    if earlier:
+        what = f"{len(earlier)} result shards" if shard_size else "the results"
+        typer.echo(f"replacing {what} of an earlier scan in '{out}' (--resume would continue it)", err=True)
+    return total, done, earlier if shard_size else []
+
+
+def _take(done: Counter[str], key: str) -> bool:
+    """Whether `key` is one of the inputs already done (using one of its lines up)."""
+    if done[key] > 0:
+        done[key] -= 1
+        return True
+    return False
 
 
 _SUMMARY_ROWS = 25

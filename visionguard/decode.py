@@ -184,7 +184,7 @@ def _from_array(array: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
         array = array[::step, ::step]  # a cheap first cut, so that no full-size float copy is made
     if array.dtype != np.uint8:
         high = float(np.nanmax(array)) if array.size else 0.0
-        scale = 255.0 if high <= 1.0 else 255.0 / (65535.0 if high > 255 else 1.0)
+        scale = 255.0 if high <= 1.0 else 1.0 if high <= 255 else 255.0 / 65535.0  # [0, 1], 8-bit or 16-bit values
         array = np.clip(np.nan_to_num(array.astype(np.float32) * scale), 0, 255).astype(np.uint8)
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)

@@ -27,7 +27,7 @@ import numpy as np
 
 from visionguard.errors import VisionGuardError
 from visionguard.models import DEFAULT_RUNTIME
-from visionguard.sources import ScanInput, input_key, iter_input
+from visionguard.sources import ScanInput, input_key, input_names, iter_input, json_value
 
 #: Columns of a Dataset of scan results: the verdict in scalars, and the whole result as JSON.
 RESULT_COLUMNS = ("key", "path", "status", "brand", "risk", "result")
@@ -86,7 +86,8 @@ def read_inputs(inputs: Sequence[str | os.PathLike], skip: Collection[str] = ())
     context.target_max_block_size = 1
     previous = ray.data.DataContext._set_current(context)
     try:
-        return ray.data.from_items([{"spec": spec} for spec in specs], override_num_blocks=len(specs)).map_batches(
+        items = [{"spec": spec, "name": name} for spec, name in zip(specs, input_names(specs))]
+        return ray.data.from_items(items, override_num_blocks=len(specs)).map_batches(
             _read_input,
             batch_size=1,
             num_cpus=0,  # listing files and reading tar shards; the CPUs are for the scan workers
@@ -98,9 +99,9 @@ def read_inputs(inputs: Sequence[str | os.PathLike], skip: Collection[str] = ())
 
 def _read_input(batch: dict[str, np.ndarray], prefix_folders: bool, skip: list) -> Iterator[dict[str, list]]:
     skip_keys: set[str] = _ray().get(skip[0]) if skip else set()
-    for spec in batch["spec"]:
+    for spec, name in zip(batch["spec"], batch["name"]):
         block: list[ScanInput] = []
-        for item in iter_input(str(spec), prefix_folders):
+        for item in iter_input(str(spec), str(name), prefix_folders):
             if item.key in skip_keys:
                 continue
             block.append(item)
@@ -233,7 +234,7 @@ def batch_inputs(batch: dict[str, np.ndarray]) -> list[ScanInput]:
             path = source if isinstance(source, str) else f"<row {i}>"
         listing = json.loads(row["listing"]) if isinstance(row.get("listing"), str) else {}
         listing.update(
-            {k: v for k, v in row.items() if k not in IMAGE_COLUMNS and k != "listing" and not isinstance(v, np.ndarray)}
+            {k: json_value(v) for k, v in row.items() if k not in IMAGE_COLUMNS and k != "listing" and not isinstance(v, np.ndarray)}
         )
         if source is None:
             items.append(ScanInput(b"", path, listing, error))  # no error: decodes to a clear "empty data" row

@@ -8,6 +8,7 @@ import glob
 import io
 import json
 import os
+from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
@@ -85,7 +86,7 @@ class JsonlSink(_TextSink):
     """One JSON object per line: the full result (the default, and what `--resume` reads)."""
 
     def _format(self, row: dict[str, Any]) -> str:
-        return json.dumps(row, ensure_ascii=False) + "\n"
+        return json.dumps(row, ensure_ascii=False, default=str) + "\n"
 
 
 #: Columns of the tabular formats: every ScanResult field; nested ones as compact JSON text.
@@ -93,7 +94,7 @@ COLUMNS = [f.name for f in fields(ScanResult)]
 
 
 def _flat(row: dict[str, Any]) -> list[Any]:
-    return [json.dumps(row[c], ensure_ascii=False) if isinstance(row[c], (dict, list)) else row[c] for c in COLUMNS]
+    return [json.dumps(row[c], ensure_ascii=False, default=str) if isinstance(row[c], (dict, list)) else row[c] for c in COLUMNS]
 
 
 class CsvSink(_TextSink):
@@ -204,14 +205,15 @@ def shard_paths(path: str | os.PathLike) -> list[Path]:
     return sorted(found)
 
 
-def finished_keys(path: str | os.PathLike) -> set[str]:
-    """Inputs already in a results file (`sources.input_key`), for `--resume`, read line by line. A last line cut short
+def finished_keys(path: str | os.PathLike) -> Counter[str]:
+    """Inputs already in a results file (`sources.input_key`), with how many lines each has (an
+    input listed twice has two), for `--resume`, read line by line. A last line cut short
     by a kill is removed from the file (its image is scanned again), so each input ends with
     exactly one line."""
     path = Path(path)
     if not path.exists():
-        return set()
-    done: set[str] = set()
+        return Counter()
+    done: Counter[str] = Counter()
     complete = 0  # bytes up to the end of the last whole line
     try:
         with open(path, "rb") as handle:
@@ -220,7 +222,7 @@ def finished_keys(path: str | os.PathLike) -> set[str]:
                     break
                 try:
                     row = json.loads(line)
-                    done.add(input_key(row["path"], row.get("listing") or {}))
+                    done[input_key(row["path"], row.get("listing") or {})] += 1
                 except (ValueError, KeyError, TypeError):
                     raise VisionGuardError(
                         f"cannot resume: line {number} of '{path}' is not a VisionGuard result; scan to a new --out file"

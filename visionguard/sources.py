@@ -3,10 +3,13 @@ manifests whose extra columns travel with each image, and tar shards."""
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
+import math
 import os
 import tarfile
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -84,35 +87,62 @@ def input_key(path: str, listing: dict[str, Any]) -> str:
 
 def iter_inputs(inputs: Sequence[str | os.PathLike]) -> Iterator[ScanInput]:
     """Every image of every input, in order: a folder (walked recursively), a file list
-    (.txt/.lst, one path per line), a manifest (.csv/.jsonl/.parquet with an image column), or a tar shard.
-    With several inputs, folder paths start with the folder's name, so that keys stay distinct."""
-    for spec in inputs:
-        yield from iter_input(spec, prefix_folders=len(inputs) > 1)
+    (.txt/.lst, one path per line), a manifest (.csv/.jsonl/.parquet with an image column), a tar
+    shard or an image. With several inputs, folder paths start with the folder's name, so that keys stay distinct."""
+    specs = _specs(inputs)
+    for spec, name in zip(specs, input_names(specs)):
+        yield from iter_input(spec, name, prefix_folders=len(specs) > 1)
 
 
-def iter_input(spec: str | os.PathLike, prefix_folders: bool = False) -> Iterator[ScanInput]:
-    """The images of one input (`iter_inputs` for a list); `prefix_folders` starts folder paths
-    with the folder's name, as a scan of several inputs does. The Ray engine reads each input in its own task."""
+def input_names(inputs: Sequence[str | os.PathLike]) -> list[str]:
+    """How result paths name each input (a folder's prefix, a shard's or an image file's name): its
+    base name, or its path as given where two inputs share a base name (two crawls' shard-0001.tar)."""
+    specs = _specs(inputs)
+    bases = {os.path.abspath(spec): os.path.basename(os.path.abspath(spec)) for spec in specs}
+    clashes = Counter(bases.values())  # one input given twice is no clash
+    names = []
+    for spec in specs:
+        base = bases[os.path.abspath(spec)]
+        names.append(display_path(base if clashes[base] == 1 else os.path.normpath(spec)))
+    return names
+
+
+def iter_input(spec: str | os.PathLike, name: str | None = None, prefix_folders: bool = False) -> Iterator[ScanInput]:
+    """The images of one input (`iter_inputs` for a list), named `name` (`input_names`; default:
+    its base name); `prefix_folders` starts folder paths with it, as a scan of several inputs
+    does. The Ray engine reads each input in its own task."""
     spec = os.fspath(spec)
+    name = name or display_path(os.path.basename(os.path.abspath(spec)))
     if prefix_folders and os.path.isdir(spec):
-        prefix = display_path(os.path.basename(os.path.normpath(spec)))
-        yield from (ScanInput(item.source, f"{prefix}/{item.path}") for item in _iter_one(spec))
+        yield from (ScanInput(item.source, f"{name}/{item.path}") for item in _iter_one(spec, name))
     else:
-        yield from _iter_one(spec)
+        yield from _iter_one(spec, name)
+
+
+def iter_keys(inputs: Sequence[str | os.PathLike]) -> Iterator[str]:
+    """The key (`input_key`) of every input `iter_inputs` yields, in order, without reading an
+    image: tar shards are listed by seeking over their data."""
+    specs = _specs(inputs)
+    for spec, name in zip(specs, input_names(specs)):
+        if os.path.isfile(spec) and spec.lower().endswith(TAR_SUFFIXES):
+            for entry in _tar_entries(spec, stream=False):
+                yield name if isinstance(entry, str) else f"{name}/{display_path(entry[1].name)}"
+        else:
+            yield from (item.key for item in iter_input(spec, name, prefix_folders=len(specs) > 1))
 
 
 def count_inputs(inputs: Sequence[str | os.PathLike]) -> int:
     """How many images `iter_inputs` will yield (tar shards are listed, not decoded)."""
-    total = 0
-    for spec in map(os.fspath, inputs):
-        if os.path.isfile(spec) and spec.lower().endswith(TAR_SUFFIXES):
-            total += sum(1 for _ in _tar_entries(spec, stream=False))  # seeks over the data
-        else:
-            total += sum(1 for _ in _iter_one(spec))
-    return total
+    return sum(1 for _ in iter_keys(inputs))
 
 
-def _iter_one(spec: str) -> Iterator[ScanInput]:
+def _specs(inputs: Sequence[str | os.PathLike] | str | os.PathLike) -> list[str]:
+    if isinstance(inputs, (str, bytes, os.PathLike)):  # one input given bare, not a list of its characters
+        return [os.fspath(inputs)]
+    return [os.fspath(spec) for spec in inputs]
+
+
+def _iter_one(spec: str, name: str) -> Iterator[ScanInput]:
     if os.path.isdir(spec):
         yield from (ScanInput(source, path) for source, path in iter_image_files(spec))
         return
@@ -124,9 +154,9 @@ def _iter_one(spec: str) -> Iterator[ScanInput]:
     elif suffix in MANIFEST_SUFFIXES:
         yield from _manifest(spec, suffix)
     elif suffix in TAR_SUFFIXES:
-        yield from _tar(spec)
+        yield from _tar(spec, name)
     elif is_image_name(spec):
-        yield ScanInput(spec, display_path(os.path.basename(spec)))
+        yield ScanInput(spec, name)
     else:
         raise VisionGuardError(
             f"input '{spec}' is not a folder, a file list (.txt, .lst), a manifest (.csv, .jsonl, .parquet), "
@@ -140,8 +170,8 @@ def _resolve(base: str, name: str) -> str:
 
 def _file_list(spec: str) -> Iterator[ScanInput]:
     """Paths one per line (relative ones to the list's folder); blank lines and # comments skipped."""
-    with open(spec, encoding="utf-8") as handle:
-        for line in handle:
+    with open(spec, encoding="utf-8-sig") as handle:
+        for line in _utf8_lines(handle, spec, "file list"):
             name = line.strip()
             if name and not name.startswith("#"):
                 yield ScanInput(_resolve(spec, name), name)
@@ -158,20 +188,51 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
                     f"manifest '{spec}' has no image column ({', '.join(IMAGE_COLUMNS)}); its columns are: {', '.join(row)}"
                 )
         name = row.get(column)
-        if not isinstance(name, str) or not name:
+        if name is not None and not isinstance(name, str):
+            raise VisionGuardError(f"row {number} of manifest '{spec}': its '{column}' is {name!r}, not a path")
+        if not name:
             raise VisionGuardError(f"row {number} of manifest '{spec}' has no '{column}'")
-        yield ScanInput(_resolve(spec, name), name, {k: v for k, v in row.items() if k != column})
+        yield ScanInput(_resolve(spec, name), name, {str(k): json_value(v) for k, v in row.items() if k != column})
+
+
+def json_value(value: Any) -> Any:
+    """A manifest cell as JSON can carry it into every result format: Parquet's timestamps,
+    dates and decimals as text, binary as base64, NaN and infinities as null."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _utf8_lines(handle, spec: str, kind: str) -> Iterator[str]:
+    """The lines of a text input, or one sentence where it is not UTF-8."""
+    number = 0
+    try:
+        for number, line in enumerate(handle, start=1):
+            yield line
+    except UnicodeDecodeError:
+        raise VisionGuardError(f"{kind} '{spec}' is not UTF-8 text (after line {number}): save it as UTF-8") from None
 
 
 def _csv_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(spec, newline="", encoding="utf-8") as handle:
-        for number, row in enumerate(csv.DictReader(handle), start=2):
+    with open(spec, newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" starts with a BOM
+        rows = csv.DictReader(_utf8_lines(handle, spec, "manifest"), restkey="extra_values")  # a ragged row's rest
+        for number, row in enumerate(rows, start=2):
             yield number, row
 
 
 def _jsonl_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open(spec, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with open(spec, encoding="utf-8-sig") as handle:
+        for number, line in enumerate(_utf8_lines(handle, spec, "manifest"), start=1):
             if not line.strip():
                 continue
             try:
@@ -235,10 +296,9 @@ def _damaged_at(spec: str, offset: int) -> bool:
     return bool(block.strip(b"\0"))
 
 
-def _tar(spec: str) -> Iterator[ScanInput]:
+def _tar(spec: str, shard: str) -> Iterator[ScanInput]:
     """Images inside a tar shard, as bytes; paths are `SHARD.tar/member`. A damaged shard ends with
     an error line for the shard itself (path `SHARD.tar`), a member cut short with one for it."""
-    shard = display_path(os.path.basename(spec))
     for entry in _tar_entries(spec):
         if isinstance(entry, str):
             yield ScanInput(b"", shard, error=entry)
