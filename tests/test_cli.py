@@ -38,6 +38,8 @@ def test_help_on_every_command(command):
         (["index", "info", "/nonexistent/index"], "does not exist"),
         (["index", "build", DEMO_GALLERY, "--out", "/tmp/x", "--model", "resnet9000"], "unknown model"),
         (["index", "build", DEMO_GALLERY, "--out", "/tmp/x", "--model", "/no/such.safetensors"], "do not exist"),
+        (["scan", DEMO_GALLERY, "--index", "/tmp/x", "--out", "/tmp/r.jsonl", "--engine", "ray", "--address", "127.0.0.1:1"],
+         "cannot connect to the Ray cluster at '127.0.0.1:1'"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message):

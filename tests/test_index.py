@@ -12,7 +12,7 @@ from visionguard.decode import decode
 from visionguard.embed import trim_border
 from visionguard.index import add_to_index
 from visionguard.verify import THUMBNAIL_SIDE, thumbnail
-from visionguard.errors import GalleryError, IndexLoadError
+from visionguard.errors import GalleryError, IndexLoadError, VisionGuardError
 from visionguard.models import DEFAULT_MODEL, create_model
 
 
@@ -209,11 +209,47 @@ def test_photos_among_the_logo_references_are_reported(tmp_path):
     assert np.linalg.norm(vectors[index.paths.index("acme/shelf.jpg")]) > 0.99
 
 
-def test_bad_brands_json(tmp_path):
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{not json", "cannot read .*brands.json"),
+        ('{"acme": {"aliases": [null, 3]}}', "aliases of 'acme' must be a list of non-empty strings"),
+        ('{"acme": {"aliases": [""]}}', "aliases of 'acme' must be a list of non-empty strings"),
+        ('{"acme": {"name": ["Acme"]}}', "the name of 'acme' must be a string"),
+    ],
+)
+def test_bad_brands_json(tmp_path, text, message):
     root = _gallery(tmp_path, {"acme": 1})
-    (root / "brands.json").write_text("{not json")
-    with pytest.raises(GalleryError, match="brands.json"):
+    (root / "brands.json").write_text(text)
+    with pytest.raises(GalleryError, match=message):
         build_index(root, tmp_path / "out")
+
+
+@pytest.mark.parametrize("damage", ["junk weights", "card not JSON", "card without logo_dim"])
+def test_a_model_file_that_cannot_be_read_is_one_sentence(tmp_path, damage):
+    from visionguard.models import create_model
+    from visionguard.models.lite0_metric import packaged_weights
+
+    shipped = packaged_weights("visionguard-lite0-v2")
+    weights, card = tmp_path / "mine.safetensors", tmp_path / "mine.json"
+    shutil.copy(shipped, weights)
+    meta = json.loads(shipped.with_suffix(".json").read_text())
+    if damage == "junk weights":
+        weights.write_bytes(b"junk")
+    if damage == "card without logo_dim":
+        meta.pop("logo_dim")
+    card.write_text("{not json" if damage == "card not JSON" else json.dumps(meta))
+    with pytest.raises(VisionGuardError, match="cannot read the model .*mine.safetensors.* or its card 'mine.json'"):
+        create_model(str(weights))
+
+
+def test_an_index_that_cannot_be_written_is_refused_before_embedding(tmp_path, monkeypatch):
+    root = _gallery(tmp_path, {"acme": 1})
+    (tmp_path / "taken").write_text("a file")
+    monkeypatch.setattr("visionguard.index.create_model", lambda *a, **k: pytest.fail("embedded before the check"))
+    for out in (tmp_path / "taken", tmp_path / "taken" / "index"):
+        with pytest.raises(GalleryError, match="'.*taken' is a file"):
+            build_index(root, out)
 
 
 def test_scan_refuses_an_index_built_by_another_model(index_dir, tmp_path):
@@ -226,11 +262,20 @@ def test_scan_refuses_an_index_built_by_another_model(index_dir, tmp_path):
         Scanner.load(copy)
 
 
-@pytest.mark.parametrize("damage", ["missing", "not_index", "corrupt", "corrupt_keypoints", "pickled_keypoints"])
+@pytest.mark.parametrize(
+    "damage", ["missing", "not_index", "a_file", "corrupt", "corrupt_keypoints", "pickled_keypoints", "meta_a_list", "meta_model_a_string"]
+)
 def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
     target = tmp_path / "index"
     if damage == "not_index":
         target.mkdir()
+    elif damage == "a_file":
+        target.write_text("not a folder")
+    elif damage.startswith("meta_"):  # valid JSON of the wrong shape
+        shutil.copytree(index_dir, target)
+        meta = json.loads((target / "index.json").read_text())
+        wrong = [] if damage == "meta_a_list" else {**meta, "model": "x"}
+        (target / "index.json").write_text(json.dumps(wrong))
     elif damage == "corrupt":
         shutil.copytree(index_dir, target)
         (target / "vectors.faiss").write_bytes(b"garbage")
@@ -240,8 +285,9 @@ def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
     elif damage == "pickled_keypoints":  # an object array would need pickle to load: refused
         shutil.copytree(index_dir, target)
         np.save(target / "keypoints-points.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(IndexLoadError):
+    with pytest.raises(IndexLoadError) as error:
         GalleryIndex.load(target)
+    assert "unsafely" not in str(error.value) and "\n" not in str(error.value)  # numpy's advice is not ours
 
 
 def test_large_galleries_get_ivf_with_nprobe_tuned_to_exact_recall(tmp_path):

@@ -136,10 +136,11 @@ def index_add(
     logo_text: bool = typer.Option(True, "--logo-text/--no-logo-text", help=_LOGO_TEXT_HELP),
 ) -> None:
     """Add new genuine images (paths not yet in the index) without a rebuild."""
-    from visionguard.index import add_to_index
+    from visionguard.index import GalleryIndex, add_to_index
 
     progress = _Progress(None, "adding", enabled=True)
     try:
+        before = {item["path"] for item in GalleryIndex.load(index_dir).skipped}
         index, added = add_to_index(gallery_dir, index_dir, model=model, batch_size=batch_size, progress=progress.update,
                                     runtime=runtime, read_logo_text=logo_text)
     except VisionGuardError as error:
@@ -147,8 +148,14 @@ def index_add(
         _fail(str(error))
     progress.close()
     new_paths = set(index.paths[len(index.paths) - added :])  # added images are appended
+    skipped = [item for item in index.skipped if item["path"] not in before]
+    for item in skipped:
+        typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
     _warn_photo_like([path for path in index.photo_like if path in new_paths])
-    typer.echo(f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands")
+    typer.echo(
+        f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands"
+        + (f"; skipped {len(skipped)} unreadable or blank images" if skipped else "")
+    )
 
 
 def _warn_photo_like(paths: list[str]) -> None:

@@ -45,6 +45,8 @@ def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
         size = path.stat().st_size
     except OSError as error:
         raise DecodeError(f"cannot read file: {error.strerror or error}") from None
+    if path.is_dir():
+        raise DecodeError("is a folder, not an image")
     if not path.is_file():  # a FIFO would block, a device never end
         raise DecodeError("not a regular file (a pipe, device or socket)")
     if size == 0:

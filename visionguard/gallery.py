@@ -98,6 +98,8 @@ def _read_brands_json(path: Path) -> dict[str, dict]:
         )
     for brand_id, info in data.items():
         aliases = info.get("aliases", [])
-        if not isinstance(aliases, list):
-            raise GalleryError(f"'{path}': aliases of '{brand_id}' must be a list of strings")
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            raise GalleryError(f"'{path}': aliases of '{brand_id}' must be a list of non-empty strings")
+        if not isinstance(info.get("name", ""), str):
+            raise GalleryError(f"'{path}': the name of '{brand_id}' must be a string")
     return data

@@ -99,6 +99,8 @@ class GalleryIndex:
     def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "GalleryIndex":
         """Open an index folder; `mmap` maps the vectors instead of reading them (read-only)."""
         folder = Path(folder)
+        if folder.is_file():
+            raise IndexLoadError(f"'{folder}' is a file, not an index folder; build one with 'visionguard index build'")
         if not folder.is_dir():
             raise IndexLoadError(f"index folder '{folder}' does not exist; build one with 'visionguard index build'")
         meta_path, vectors_path, products_path = folder / META_FILE, folder / VECTORS_FILE, folder / PRODUCTS_FILE
@@ -109,6 +111,8 @@ class GalleryIndex:
             )
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or not isinstance(meta.get("model"), dict):
+                raise ValueError(f"{META_FILE} is not an index description")
             if meta.get("format_version") != FORMAT_VERSION:
                 raise IndexLoadError(
                     f"index '{folder}' has format version {meta.get('format_version')}, "
@@ -133,8 +137,10 @@ class GalleryIndex:
             index.keypoints = KeypointStore.load(folder, len(index.paths))
         except IndexLoadError:
             raise
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
-            raise IndexLoadError(f"index '{folder}' is corrupt or incomplete ({error}); rebuild it") from None
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError, AttributeError) as error:
+            # numpy calls a damaged .npy "pickled data" and suggests loading it unsafely: not that
+            detail = "a keypoint file is damaged" if "pickle" in str(error) else str(error).strip().splitlines()[-1]
+            raise IndexLoadError(f"index '{folder}' is corrupt or incomplete ({detail}); rebuild it") from None
         if (
             vectors.ntotal != len(index.paths)
             or products.ntotal != len(index.paths)
@@ -183,6 +189,7 @@ def build_index(
     """Embed every image of a gallery folder and save a searchable index to `out_dir`; with
     `read_logo_text`, OCR the logo references for the words they hold (`GalleryIndex.logo_text`)."""
     gallery = read_gallery(gallery_dir)
+    _check_writable_folder(Path(out_dir))  # before minutes of embedding, not after
     embedder = create_model(model, runtime) if isinstance(model, str) else model
     reader = _LogoTextReader() if read_logo_text else None
     found = _embed_gallery(gallery, embedder, batch_size, progress, embedder.gallery_margin, reader)
@@ -203,7 +210,10 @@ def build_index(
         photo_like=found.photo_like,
         logo_text=found.logo_text,
     )
-    index.save(out_dir)
+    try:
+        index.save(out_dir)
+    except OSError as error:  # a full disk, a folder made read-only meanwhile
+        raise GalleryError(f"cannot write the index to '{out_dir}': {error.strerror or error}") from None
     return index
 
 
@@ -357,8 +367,20 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
     )
 
 
+def _check_writable_folder(folder: Path) -> None:
+    """One sentence where an index cannot be written to `folder` (a file there or above it)."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise GalleryError(f"cannot write the index to '{folder}': '{path}' is a file")
+            if not os.access(path, os.W_OK):
+                raise GalleryError(f"cannot write the index to '{folder}': '{path}' is not writable")
+            return
+
+
 def _replace_folder(index: GalleryIndex, folder: Path) -> None:
     """Save next to `folder`, then swap: a crash mid-save never leaves a half-written index."""
+    folder = folder.resolve()  # `--index .` has no name to put a suffix on
     staging = folder.with_name(folder.name + ".saving")
     retired = folder.with_name(folder.name + ".old")
     shutil.rmtree(staging, ignore_errors=True)

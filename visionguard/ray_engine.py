@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import warnings
 from pathlib import Path
@@ -52,6 +53,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     ray = _ray()
     if ray.is_initialized():
         return
+    _check_reachable(address)
     try:
         ray.init(
             address=address,
@@ -67,6 +69,21 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)  # "progress bars disabled"
     # Ray sizes the worker pool before our read tasks split each input into blocks: not a problem.
     warnings.filterwarnings("ignore", message="The minimum number of concurrent actors", category=UserWarning)
+
+
+def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
+    """One sentence, in seconds, where HOST:PORT takes no connection: Ray itself retries for minutes."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise VisionGuardError(f"Ray address '{address}' is not auto, HOST:PORT or ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise VisionGuardError(
+            f"cannot connect to the Ray cluster at '{address}': {error.strerror or error} (is 'ray start --head' running there?)"
+        ) from None
 
 
 def read_inputs(inputs: Sequence[str | os.PathLike], skip: Collection[str] = ()) -> "ray.data.Dataset":

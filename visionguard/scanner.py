@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
+from PIL import Image
 
 from visionguard.decode import ImageInput, decode
 from visionguard.embed import CROP_GRID, SMALL_LOGO_GRID, embed_images, trim_border
@@ -162,6 +163,11 @@ class Scanner:
     def scan(self, sources: Iterable[ImageInput | tuple[ImageInput, str] | ScanInput]) -> Iterator[ScanResult]:
         """Stream results for many images, in input order; batched inside. Items are images,
         (image, path) pairs, or `ScanInput`s whose manifest columns go into `result.listing`."""
+        if isinstance(sources, (str, bytes, os.PathLike, np.ndarray, Image.Image)):
+            raise TypeError(
+                "Scanner.scan takes an iterable of images; for one image use scan_image, for a folder "
+                "scan_folder, for folders, lists, manifests and shards scan_inputs"
+            )
         batches = self._batches(sources)
         if self.options.workers <= 1:
             for batch in batches:

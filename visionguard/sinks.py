@@ -29,9 +29,8 @@ class Sink:
         self.count = 0
 
     def __enter__(self) -> "Sink":
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._open()
         except OSError as error:
             raise VisionGuardError(f"cannot write results to '{self.path}': {error.strerror}") from None

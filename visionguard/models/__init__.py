@@ -57,7 +57,17 @@ def create_model(name: str = DEFAULT_MODEL, runtime: str = DEFAULT_RUNTIME) -> E
 
         if not Path(name).is_file():
             raise VisionGuardError(f"model weights '{name}' do not exist")
-        return TrainedLite0(name).use_runtime(runtime)
+        from safetensors import SafetensorError
+
+        try:
+            model = TrainedLite0(name)
+        except (SafetensorError, ValueError, KeyError, TypeError, OSError, RuntimeError) as error:
+            detail = f"missing {error}" if isinstance(error, KeyError) else str(error).strip().splitlines()[-1]
+            raise VisionGuardError(
+                f"cannot read the model '{name}' or its card '{Path(name).with_suffix('.json').name}' ({detail}): "
+                "a model is the .safetensors and .json pair that training.finetune or training.train writes"
+            ) from None
+        return model.use_runtime(runtime)
     raise VisionGuardError(
         f"unknown model '{name}'; available: {', '.join(list_models())}, or the path of a trained .safetensors file"
     )
