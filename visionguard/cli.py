@@ -237,13 +237,13 @@ def scan(
     precision: str = typer.Option(
         "auto", "--precision", help="Arithmetic of the networks on OpenVINO (on a CPU the text detector and EasyOCR's recogniser; the embedding with "
         "--runtime openvino): auto (the default: bf16 where the CPU computes bfloat16 natively, AVX512-BF16 or AMX, else "
-        "f32, the recogniser then on ONNX Runtime), f32 (the reference) or bf16 (the detector 1.6x, the embedding 1.5x and the recogniser 1.5x faster here; what it changes is measured in the README).",
+        "f32, the recogniser then on ONNX Runtime), f32 (the reference) or bf16 (the detector 1.6x, the embedding 1.5x and the recogniser 1.5x faster here; what it changes is measured in docs/performance.md, 'Precision').",
     ),
     ocr_detector: str = typer.Option(
         "ppocr",
         "--ocr-detector",
         help="Text detector: ppocr (PP-OCRv4, the default: ~13x faster than craft on ONNX Runtime, and on a CPU it runs on OpenVINO, 1.5x faster again), ppocr-int8 (the same "
-        "quantised to int8 on first use, ~25 s once, then cached; no faster than ppocr on OpenVINO, see README) or craft "
+        "quantised to int8 on first use, ~25 s once, then cached; no faster than ppocr on OpenVINO, see docs/performance.md) or craft "
         "(EasyOCR's own); EasyOCR's recogniser reads the boxes either way, and PP-OCRv4's re-reads names flagged as altered.",
     ),
     ocr_coarse_side: int = typer.Option(
@@ -254,12 +254,12 @@ def scan(
         0, "--ocr-side", min=0, help="With a ppocr detector: detect text on the photo shrunk to N pixels on its longer side "
         "(0: 960); words are still read at full resolution. On 800x800 bench photos 640 scanned 1.17-1.18x and 512 1.36-1.42x faster with "
         "nearly the same findings (512 misread a wordmark logo on 8 of 10,000), but missed more words under 20 px high "
-        "(README, 'Text-detection size').",
+        "(docs/performance.md, 'Text-detection size').",
     ),
     text_cells: bool = typer.Option(
         False, "--text-cells", help="With a ppocr detector (not --ocr-coarse-side): run it only on full-width bands around the rows where the "
         "model's text-cell probe (a linear probe on the logo trunk's map, computed anyway) sees possible text, and not at all "
-        "on photos where it sees none (scans 1.1x faster in float32, 1.06-1.10x in bfloat16; see README).",
+        "on photos where it sees none (scans 1.1x faster in float32, 1.06-1.10x in bfloat16; see docs/performance.md, 'Text cells').",
     ),
     ocr_alternatives: bool = typer.Option(
         False, "--ocr-alternatives", help="Also write each OCR character's runner-up readings (look-alike evidence)."

@@ -46,7 +46,7 @@ class ScanOptions:
     ocr_coarse_side: int | None = None
     #: With a ppocr detector: the longer side, in pixels, that text is detected at (None: 960);
     #: words are still read from the photo at full resolution. 640 scanned the bench 1.17x
-    #: faster and 512 1.36x, and missed more words under 20 px (README, "Text-detection size").
+    #: faster and 512 1.36x, and missed more words under 20 px (docs/performance.md, "Text-detection size").
     ocr_side: int | None = None
     #: With a ppocr detector in one pass (not coarse to fine): detect text only on full-width
     #: bands around the rows where the embedding model's text-cell probe (`training.text_cells`)
@@ -175,7 +175,7 @@ class Scanner:
             return
         # Batches scanned side by side in threads, each whole (decode to score): ONNX Runtime,
         # OpenCV, FAISS and torch release the GIL, and two single-threaded scans beat one scan
-        # on two threads (README, Performance). At most `workers` batches are in flight (flat
+        # on two threads (docs/performance.md). At most `workers` batches are in flight (flat
         # memory); results come out in input order.
         self.ocr_engine  # noqa: B018 - loaded once here, not by two threads at once
         with ThreadPoolExecutor(self.options.workers, thread_name_prefix="visionguard-scan") as pool:

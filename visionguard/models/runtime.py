@@ -3,7 +3,7 @@
 ONNX Runtime ran the scan's embedding work 3-4.3x faster than eager torch on our 2-core CPU
 (`benchmarks/embed_runtime.py`). OpenVINO (the default) runs the same ONNX graph; in
 bfloat16, on a CPU that computes it natively (AVX512-BF16 or AMX), 1.5x faster again
-(`precision`, README "Precision"); ONNX Runtime in float32 is the reference. The ONNX graph
+(`precision`, docs/performance.md, "Precision"); ONNX Runtime in float32 is the reference. The ONNX graph
 is exported by our own code from the same torch module (no weights are fetched) and cached on
 disk, keyed by the weights' checksum and the VisionGuard, torch and onnxruntime versions, so a
 stale graph is never reused.
@@ -30,7 +30,7 @@ from visionguard.errors import VisionGuardError
 
 RUNTIMES = ("onnx", "openvino", "torch")
 #: OpenVINO on a CPU (bfloat16 where the CPU has it: the whole scan 1.18x faster than ONNX
-#: Runtime, README "Precision"); on a GPU it hands the graph to ONNX Runtime's CUDA provider.
+#: Runtime, docs/performance.md, "Precision"); on a GPU it hands the graph to ONNX Runtime's CUDA provider.
 DEFAULT_RUNTIME = "openvino"
 #: Arithmetic of the OpenVINO networks: "f32", "bf16" (bfloat16 where the CPU computes it
 #: natively), or "auto": bf16 where the CPU has it, f32 elsewhere.
@@ -127,7 +127,7 @@ class OpenVinoNetwork:
             "INFERENCE_PRECISION_HINT": precision,
             "ENABLE_CPU_PINNING": False,  # the other networks and the other workers share these cores
             # Kernels cached per input shape: +560 MB peak RSS with --ocr-coarse-side's crops of
-            # many shapes, for no measurable speed (README, Performance).
+            # many shapes, for no measurable speed (docs/performance.md).
             "CPU_RUNTIME_CACHE_CAPACITY": 0,
         }
         core = _openvino().Core()
