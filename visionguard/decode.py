@@ -72,8 +72,8 @@ def _open_and_convert(handle, max_side: int) -> np.ndarray:
             width, height = image.size
             if image.format == "JPEG" and max(width, height) > 2 * max_side:
                 image.draft("RGB", (max_side, max_side))  # cheap reduced-size JPEG decoding
-            if image.size[0] * image.size[1] > MAX_PIXELS:  # a JPEG counts at the 1/2-1/8 scale it decodes at
-                _check_pixels(width, height)
+            if image.size[0] * image.size[1] > MAX_PIXELS:  # after draft a JPEG counts at the 1/2-1/8 scale it decodes at
+                _check_pixels(width, height)  # (the message names the size the file declares)
             if getattr(image, "n_frames", 1) > 1:
                 image.seek(0)  # animated: scan the first frame
             return _to_rgb_array(image, max_side)
@@ -128,7 +128,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode to RGB; transparency is flattened onto white, as marketplaces show it,
     unless what is visible is itself near-white (`_flatten_background`)."""
     mode = image.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+    if mode in _HIGH_DEPTH_MODES:
         values = np.asarray(image, dtype=np.float32)
         low, high = float(values.min()), float(values.max())
         scaled = (values - low) / (high - low) * 255.0 if high > low else np.zeros_like(values)
