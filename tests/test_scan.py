@@ -205,3 +205,56 @@ def test_a_typo_imitation_survives_the_second_reader_and_its_failure(scanner, mo
     result = scanner.scan_image(image)
     assert result.status == "ok" and [a.brand for a in result.altered] == ["fujifilm"]
     assert result.error == "second OCR reading failed: RuntimeError: recogniser exploded"
+
+
+def test_a_service_scanning_from_many_threads_on_a_cold_cache_gets_the_sequential_answers(
+    index_dir, listings, listing_results, tmp_path, monkeypatch
+):
+    """A fresh container: the ONNX graphs are exported and OCR loads on the first scans, which a
+    service makes from many threads at once. torch.onnx.export keeps global state: unguarded,
+    7 of 8 such first scans came back as errors ("GLOBALS.in_onnx_export must be False")."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from visionguard import Scanner
+
+    monkeypatch.setenv("VISIONGUARD_CACHE", str(tmp_path / "cold-cache"))
+    folder, specs = listings
+    names = sorted(name for name in specs if specs[name].status == "ok")[:8]
+    scanner = Scanner.load(index_dir)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda name: scanner.scan_image((folder / name).read_bytes(), path=name), names))
+    assert [r.error for r in results] == [None] * len(names)
+    expected = [listing_results[name] for name in names]
+    assert [(r.brand, [a.brand for a in r.altered], r.duplicate_of) for r in results] == [
+        (e.brand, [a.brand for a in e.altered], e.duplicate_of) for e in expected
+    ]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"ocr_detector": "tesseract"}, "unknown OCR detector"),
+        ({"ocr_side": -5}, "at least 32 pixels"),
+        ({"ocr_detector": "craft", "ocr_side": 640}, "needs a ppocr detector"),
+        ({"thresholds": {"logo": 0.5}}, "must be a SearchThresholds"),
+        ({"batch_size": "8"}, "batch_size must be a whole number"),
+        ({"ocr": "no"}, "ocr must be True or False"),
+        ({"colour": True}, "unknown scan option"),
+    ],
+)
+def test_options_that_cannot_work_are_refused_before_loading(options, message, tmp_path, monkeypatch):
+    """Not an error on every image once OCR loads, which a service cannot tell from a bad photo."""
+    from visionguard import Scanner
+
+    monkeypatch.setattr("visionguard.scanner.GalleryIndex.load", lambda *a, **k: pytest.fail("loaded before the check"))
+    with pytest.raises(VisionGuardError, match=message):
+        Scanner.load(tmp_path, **options)
+
+
+def test_file_objects_are_images_and_other_types_a_clear_error(scanner, listings):
+    folder, _ = listings
+    with open(folder / "logo_puma.jpg", "rb") as handle:
+        assert scanner.scan_image(handle, path="upload").brand == "puma"
+    assert scanner.scan_image(io.BytesIO((folder / "logo_puma.jpg").read_bytes())).brand == "puma"
+    result = scanner.scan_image(None)
+    assert result.status == "error" and result.error.startswith("cannot scan a NoneType: give a path, bytes")

@@ -11,14 +11,14 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
+from typing import BinaryIO, Union
 
 import numpy as np
 from PIL import Image, ImageOps
 
 from visionguard.errors import DecodeError
 
-ImageInput = Union[str, os.PathLike, bytes, bytearray, Image.Image, np.ndarray]
+ImageInput = Union[str, os.PathLike, bytes, bytearray, memoryview, BinaryIO, Image.Image, np.ndarray]
 
 #: Pixel count above which an image is refused as a likely decompression bomb (Pillow's own limit).
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
@@ -28,7 +28,8 @@ MAX_SIDE = 2048
 
 
 def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
-    """Decode a path, bytes, PIL image or array into an (H, W, 3) uint8 RGB array, upright."""
+    """Decode a path, bytes, a binary file object, a PIL image or an array into an (H, W, 3)
+    uint8 RGB array, upright."""
     if isinstance(source, np.ndarray):
         if source.ndim >= 2:
             _check_pixels(source.shape[1], source.shape[0])
@@ -36,10 +37,18 @@ def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
     if isinstance(source, Image.Image):
         _check_pixels(*source.size)
         return _to_rgb_array(source, max_side)
-    if isinstance(source, (bytes, bytearray)):
+    if hasattr(source, "read"):  # an open file or a stream (a request body)
+        source = source.read()
+        if not isinstance(source, (bytes, bytearray)):
+            raise DecodeError("the file object gave text, not bytes: open it in binary mode ('rb')")
+    if isinstance(source, (bytes, bytearray, memoryview)):
         if not source:
             raise DecodeError("empty data (0 bytes)")
         return _open_and_convert(io.BytesIO(source), max_side)
+    if not isinstance(source, (str, os.PathLike)):
+        raise DecodeError(
+            f"cannot scan a {type(source).__name__}: give a path, bytes, a binary file object, a PIL image or a numpy array"
+        )
     path = Path(source)
     try:
         size = path.stat().st_size
@@ -185,7 +194,7 @@ def _from_array(array: np.ndarray, max_side: int = MAX_SIDE) -> np.ndarray:
     if step > 1:
         array = array[::step, ::step]  # a cheap first cut, so that no full-size float copy is made
     if array.dtype != np.uint8:
-        high = float(np.nanmax(array)) if array.size else 0.0
+        high = float(np.nanmax(array)) if np.isfinite(array).any() else 0.0  # all NaN: black, no warning
         scale = 255.0 if high <= 1.0 else 1.0 if high <= 255 else 255.0 / 65535.0  # [0, 1], 8-bit or 16-bit values
         array = np.clip(np.nan_to_num(array.astype(np.float32) * scale), 0, 255).astype(np.uint8)
     if array.shape[2] == 1:

@@ -74,6 +74,22 @@ _PPOCR_REC_SHA256 = "48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c3738400548
 _SLOPE_LIMIT = 0.1
 
 
+def check_ocr_options(detector: str, coarse_side: int | None = None, detect_side: int | None = None) -> None:
+    """One sentence for a detector setting that cannot work; cheap, so a scanner checks it when
+    made, not when its OCR first loads (`ScanOptions`)."""
+    if detector not in OCR_DETECTORS:
+        raise VisionGuardError(f"unknown OCR detector '{detector}'; choose one of: {', '.join(OCR_DETECTORS)}")
+    if coarse_side and detector == "craft":
+        raise VisionGuardError("coarse-to-fine text detection needs a ppocr detector, not craft")
+    if detect_side and detector == "craft":
+        raise VisionGuardError("a text-detection size (--ocr-side) needs a ppocr detector, not craft")
+    side = detect_side or DETECT_SIDE
+    if not isinstance(side, int) or side < 32:
+        raise VisionGuardError(f"the text-detection size must be a whole number of at least 32 pixels, not {side!r}")
+    if coarse_side and (not isinstance(coarse_side, int) or not 32 <= coarse_side < side):
+        raise VisionGuardError(f"the coarse text-detection size must be between 32 and {side - 1} pixels, not {coarse_side!r}")
+
+
 class EasyOcrEngine:
     """EasyOCR's English recogniser on the CPU, behind a text detector, with weights verified
     at load. The recogniser stays EasyOCR's because the text matcher needs its per-character
@@ -88,16 +104,11 @@ class EasyOcrEngine:
         from visionguard.models.runtime import check_device
 
         check_device(device)
-        if detector not in OCR_DETECTORS:
-            raise VisionGuardError(f"unknown OCR detector '{detector}'; choose one of: {', '.join(OCR_DETECTORS)}")
+        check_ocr_options(detector, coarse_side, detect_side)
         if recognizer_runtime not in RECOGNIZER_RUNTIMES:
             raise VisionGuardError(
                 f"unknown recogniser runtime '{recognizer_runtime}'; choose one of: {', '.join(RECOGNIZER_RUNTIMES)}"
             )
-        if coarse_side and detector == "craft":
-            raise VisionGuardError("coarse-to-fine text detection needs a ppocr detector, not craft")
-        if detect_side and detector == "craft":
-            raise VisionGuardError("a text-detection size (--ocr-side) needs a ppocr detector, not craft")
         self.max_side = max_side
         self.detector = detector
         self.device = device
@@ -291,10 +302,7 @@ class PpOcrDetector:
         path = _rapidocr_model(_PPOCR_DET_FILE, _PPOCR_DET_SHA256, "detector")
         from rapidocr_onnxruntime.ch_ppocr_det import TextDetector
 
-        if max_side < 32:
-            raise VisionGuardError(f"the text-detection size must be at least 32 pixels, not {max_side}")
-        if coarse_side is not None and not 32 <= coarse_side < max_side:
-            raise VisionGuardError(f"the coarse text-detection size must be between 32 and {max_side - 1} pixels, not {coarse_side}")
+        check_ocr_options("ppocr", coarse_side, max_side)
         self.max_side = max_side
         self.coarse_side = coarse_side
         threads = torch.get_num_threads()

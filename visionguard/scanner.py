@@ -9,6 +9,7 @@ stage for one image becomes that image's error result and the rest of the batch 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,8 @@ from visionguard.errors import DecodeError, VisionGuardError
 from visionguard.gallery import Brand
 from visionguard.index import GalleryIndex
 from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
-from visionguard.models.runtime import check_device, resolve_precision
+from visionguard.models.runtime import DEVICES, PRECISIONS, check_device, resolve_precision
+from visionguard.ocr import check_ocr_options
 from visionguard.refine import refine_matches
 from visionguard.results import ScanResult
 from visionguard.score import apply_evidence
@@ -78,6 +80,24 @@ class ScanOptions:
     #: scanner sets its model to it.
     precision: str = "auto"
 
+    def __post_init__(self) -> None:
+        """An option that cannot work is one sentence when the scanner is made, not an error on
+        every image once OCR loads (a service could not tell it from a bad photo)."""
+        for name in ("ocr", "ocr_alternatives", "small_logos", "refine", "wordmark_check", "text_cells"):
+            if not isinstance(getattr(self, name), bool):
+                raise VisionGuardError(f"option {name} must be True or False, not {getattr(self, name)!r}")
+        for name in ("batch_size", "workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise VisionGuardError(f"option {name} must be a whole number of at least 1, not {value!r}")
+        check_ocr_options(self.ocr_detector, self.ocr_coarse_side, self.ocr_side)
+        if self.thresholds is not None and not isinstance(self.thresholds, SearchThresholds):
+            raise VisionGuardError(f"option thresholds must be a SearchThresholds (or None), not {type(self.thresholds).__name__}")
+        if self.device not in DEVICES:
+            raise VisionGuardError(f"unknown device '{self.device}'; choose one of: {', '.join(DEVICES)}")
+        if self.precision not in PRECISIONS:
+            raise VisionGuardError(f"unknown precision '{self.precision}'; choose one of: {', '.join(PRECISIONS)}")
+
 
 @dataclass
 class _Item:
@@ -117,6 +137,7 @@ class Scanner:
         self.text_matcher = TextMatcher(self.catalog)
         self.brand_names = {b.id: b.name for b in index.brands.values()}
         self._ocr = ocr_engine
+        self._ocr_lock = threading.Lock()
 
     @classmethod
     def load(
@@ -130,26 +151,33 @@ class Scanner:
         `runtime` runs the model on OpenVINO (the default; in `precision`), ONNX Runtime ("onnx") or eager torch. With
         `workers=N`, torch's thread pool (which the model and OCR runtimes are sized from) is
         set to its share of the cores, for the whole process."""
-        check_device(options.get("device", "cpu"))  # before seconds of loading
-        workers = int(options.get("workers", 1))
+        try:
+            checked = ScanOptions(**options)  # before seconds of loading
+        except TypeError as error:  # an option name ScanOptions does not have
+            raise VisionGuardError(f"unknown scan option: {error}") from None
+        check_device(checked.device)
+        workers = checked.workers
         if workers > 1:
             import torch
 
             torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // workers))
         index = GalleryIndex.load(index_dir)
         embedder = index.open_model(model, runtime, index_dir)
-        return cls(index, embedder, ScanOptions(**options), index_dir=index_dir)
+        return cls(index, embedder, checked, index_dir=index_dir)
 
     @property
     def ocr_engine(self):
-        """EasyOCR is loaded on first use: it takes seconds and most of the memory."""
+        """EasyOCR is loaded on first use: it takes seconds and most of the memory. Once: threads
+        of a service that scan at the same time wait for the first to load it."""
         if self._ocr is None and self.options.ocr:
             from visionguard.ocr import EasyOcrEngine
 
-            self._ocr = EasyOcrEngine(
-                detector=self.options.ocr_detector, coarse_side=self.options.ocr_coarse_side, device=self.options.device,
-                precision=self.options.precision, detect_side=self.options.ocr_side,
-            )
+            with self._ocr_lock:
+                if self._ocr is None:
+                    self._ocr = EasyOcrEngine(
+                        detector=self.options.ocr_detector, coarse_side=self.options.ocr_coarse_side,
+                        device=self.options.device, precision=self.options.precision, detect_side=self.options.ocr_side,
+                    )
         return self._ocr
 
     # -- public API --------------------------------------------------------------------

@@ -37,6 +37,8 @@ DEFAULT_RUNTIME = "openvino"
 PRECISIONS = ("auto", "f32", "bf16")
 #: Where the networks run. CPU first; "cuda" only when asked for (`check_device` says what is missing).
 DEVICES = ("cpu", "cuda")
+#: Held while a graph is exported: torch.onnx.export keeps global state (`_exported_graph`).
+_EXPORT_LOCK = threading.Lock()
 
 #: Runs one normalised (N, 3, S, S) float32 batch, returns the network's outputs.
 Runner = Callable[[np.ndarray], list[np.ndarray]]
@@ -211,6 +213,14 @@ def _exported_graph(
     path = cache_dir() / "onnx" / f"{tag}.onnx"
     if path.is_file():
         return path
+    with _EXPORT_LOCK:  # torch.onnx.export keeps global state: threads of a service export one at a time
+        if not path.is_file():
+            _export_to(path, module, input_shape, varying)
+    return path
+
+
+def _export_to(path: Path, module: torch.nn.Module, input_shape: tuple[int, ...],
+               varying: tuple[dict[int, str], dict[int, str]]) -> None:
     buffer = io.BytesIO()
     example = torch.zeros(1, *input_shape)
     with torch.no_grad():
@@ -220,10 +230,9 @@ def _exported_graph(
         warnings.simplefilter("ignore")
         _export(module, example, buffer, names, varying)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial = path.with_suffix(f".{os.getpid()}.partial")  # one exporter per process (the lock)
     partial.write_bytes(buffer.getvalue())
-    partial.replace(path)  # atomic: concurrent scans never read half a file
-    return path
+    partial.replace(path)  # atomic: concurrent scans (other processes too) never read half a file
 
 
 def _export(module: torch.nn.Module, example: torch.Tensor, buffer: io.BytesIO, names: list[str],
