@@ -151,7 +151,7 @@ def test_text_detection_size_option_reaches_the_detector(index_dir, listings, tm
     """--ocr-side is passed down to the PP-OCR detector: a size it cannot use is one sentence."""
     done = run("scan", listings[0], "--index", index_dir, "--out", tmp_path / "r.jsonl", "--ocr-side", "16")
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "text-detection size must be at least 32 pixels, not 16" in done.stderr
+    assert "text-detection size must be a whole number of at least 32 pixels, not 16" in done.stderr
 
 
 def test_device_option_is_checked_before_loading(index_dir, listings, tmp_path):
