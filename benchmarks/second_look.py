@@ -1,4 +1,4 @@
-"""The scan's second look at unsure photos (`visionguard/refine.py`), next to the scan without it.
+r"""The scan's second look at unsure photos (`visionguard/refine.py`), next to the scan without it.
 
     .venv/bin/python benchmarks/second_look.py --simple-icons build/training/simple-icons \
         --photos build/training/photos [--seeds 100 7 300] [--baseline-logo 0.77] [--small-logos]

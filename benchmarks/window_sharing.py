@@ -1,4 +1,4 @@
-"""Crop windows from one shared trunk pass, next to windows cut out one by one (the baseline).
+r"""Crop windows from one shared trunk pass, next to windows cut out one by one (the baseline).
 
     .venv/bin/python benchmarks/window_sharing.py [--images 200] \
         [--simple-icons build/training/simple-icons --photos build/training/photos --seeds 100 7 300]

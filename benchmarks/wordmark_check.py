@@ -1,4 +1,4 @@
-"""The wordmark check (`visionguard/wordmark.py`) on held-out brands with OCR on, next to the scan without it.
+r"""The wordmark check (`visionguard/wordmark.py`) on held-out brands with OCR on, next to the scan without it.
 
     .venv/bin/python benchmarks/wordmark_check.py --simple-icons build/training/simple-icons \
         --photos build/training/photos [--seeds 100 7]

@@ -4,6 +4,8 @@ the exported model's round trip, and the shipped default model."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -132,7 +134,7 @@ def test_finetune_trains_the_logo_trunk_and_keeps_the_product_branch(tmp_path, g
     out = tmp_path / "ft"
     code = main([
         "--image-folder", str(gallery_dir), "--out", str(out), "--name", "tiny-ft", "--held-out", "0.34",
-        "--views-per-brand", "2", "--warmup-epochs", "1", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--size", "128",
+        "--views-per-brand", "2", "--warmup-epochs", "1", "--epochs", "1", "--workers", "0", "--size", "128",
         "--device", "cpu", "--precision", "f32",
     ])
     assert code == 0
@@ -218,6 +220,46 @@ def test_finetune_mistakes_are_one_sentence(tmp_path, gallery_dir, capsys, extra
              + [arg.format(tmp=tmp_path) for arg in extra])
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_training_mistakes_are_one_sentence_before_any_work(tmp_path, gallery_dir, capsys):
+    """A small team's first tries: an --out that is a file, a folder name mistyped, a GPU that
+    is not there, a folder too small to hold brands out for evaluate."""
+    import torch
+
+    from training import evaluate, finetune, run
+
+    (tmp_path / "taken").write_text("a file")
+    cases = [
+        (finetune.main, ["--image-folder", str(gallery_dir), "--out", str(tmp_path / "taken")], "is a file, not a folder"),
+        (finetune.main, ["--image-folder", str(tmp_path / "nope"), "--out", str(tmp_path / "o")], "image folder .*nope' does not exist"),
+        (finetune.main, ["--image-folder", str(gallery_dir), "--photos", str(tmp_path / "nope"), "--out", str(tmp_path / "o")],
+         "photo folder .*nope' does not exist"),
+        (evaluate.main, ["--image-folder", str(gallery_dir), "--held-out", "0.01", "--work", str(tmp_path / "w")],
+         "brands are held out .* retrieval needs two or more"),
+    ]
+    if not torch.cuda.is_available():
+        cases.append((finetune.main, ["--image-folder", str(gallery_dir), "--out", str(tmp_path / "o"), "--device", "cuda"],
+                      "torch sees no CUDA GPU"))
+    for main, arguments, message in cases:
+        try:
+            code = run(lambda: main(arguments))
+        except SystemExit as exit_info:  # argparse's own exit
+            code = exit_info.code
+        assert code == 2 and re.search(message, capsys.readouterr().err), (arguments, message)
+    assert not (tmp_path / "o").exists()
+
+
+def test_unreadable_images_of_a_brand_folder_are_skipped_and_named(tmp_path, gallery_dir, capsys):
+    from training import data
+
+    folder = tmp_path / "brands"
+    shutil.copytree(gallery_dir, folder)
+    (folder / "adidas" / "broken.png").write_bytes(b"not a png")
+    logos = data.load_image_folder(folder)
+    assert {logo.brand for logo in logos} == {p.name for p in gallery_dir.iterdir() if p.is_dir()}
+    err = capsys.readouterr().err
+    assert "warning: skipped" in err and "broken.png" in err
 
 
 def test_finetune_refuses_bf16_on_a_cpu_without_it(tmp_path, gallery_dir, capsys, monkeypatch):

@@ -1,4 +1,4 @@
-"""Calibrate a trained model's similarity thresholds and write them into its model card.
+r"""Calibrate a trained model's similarity thresholds and write them into its model card.
 
     python -m training.calibrate build/training/run/visionguard-lite0-v1.safetensors \
         --simple-icons build/training/simple-icons --photos build/training/photos
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import evaluate
+from training import check_arguments, evaluate, run
 from visionguard.decode import decode
 from visionguard.embed import embed_images
 from visionguard.index import build_index
@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--work", type=Path, default=Path("build/training/calibrate"))
     args = parser.parse_args(argv)
+    check_arguments(parser, args)
     args.work.mkdir(parents=True, exist_ok=True)
     logos_by_brand, train_brands, _, train_photos, _ = evaluate.load_material(args)
     rng = np.random.default_rng(args.seed)
@@ -122,4 +123,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))

@@ -23,6 +23,7 @@ import io
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from visionguard.decode import LIGHT_CONTENT, decode, luminance
+from visionguard.errors import DecodeError, VisionGuardError
 from visionguard.sources import is_image_name
 
 #: scikit-image samples in colour (public domain / CC0), used as backgrounds.
@@ -85,21 +87,31 @@ def load_simple_icons(folder: str | Path, cache: str | Path | None = None, size:
 
 
 def load_image_folder(folder: str | Path) -> list[Logo]:
-    """A team's own imagery, `<brand>/*.jpg|png`; transparent PNGs are used as glyphs."""
+    """A team's own imagery, `<brand>/*.jpg|png`; transparent PNGs are used as glyphs. Files
+    that do not decode are skipped with a warning naming them."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VisionGuardError(f"image folder '{folder}' {'is not a folder' if folder.exists() else 'does not exist'}")
     logos = []
-    for brand_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir()):
+    for brand_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
         for path in sorted(brand_dir.rglob("*")):
             if not (path.is_file() and is_image_name(path.name)):
                 continue
-            with Image.open(path) as image:
-                image.load()
-                has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
-                rgba = np.asarray(image.convert("RGBA")) if has_alpha else None
-            if rgba is None:
-                rgb = decode(path)
-                rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+            try:
+                with Image.open(path) as image:
+                    image.load()
+                    has_alpha = image.mode in ("RGBA", "LA") or "transparency" in image.info
+                    rgba = np.asarray(image.convert("RGBA")) if has_alpha else None
+                if rgba is None:
+                    rgb = decode(path)
+                    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+            except (OSError, ValueError, SyntaxError, DecodeError) as error:  # Pillow's ways of refusing a file
+                print(f"warning: skipped {path}: {error}", file=sys.stderr)
+                continue
             colour = _dominant_colour(rgba)
             logos.append(Logo(brand_dir.name, rgba, colour, recolourable=False))
+    if not logos:
+        raise VisionGuardError(f"image folder '{folder}' has no readable images in <brand>/ subfolders")
     return logos
 
 
@@ -174,12 +186,17 @@ def load_brands(simple_icons: str | Path | None, image_folder: str | Path | None
 def load_photos(folder: str | Path | None, max_side: int = 1600) -> list[np.ndarray]:
     """Background photographs: files under `folder` plus scikit-image's colour samples."""
     photos, exported = [], {}
-    if folder and Path(folder).is_dir():
+    if folder and not Path(folder).is_dir():
+        raise VisionGuardError(f"photo folder '{folder}' does not exist")
+    if folder:
         for path in sorted(Path(folder).iterdir()):
             if path.name.startswith("skimage--"):  # a sample exported by `export_skimage_photos`
                 exported[path.stem.removeprefix("skimage--")] = path
             elif is_image_name(path.name):
-                photos.append(_limit(decode(path), max_side))
+                try:
+                    photos.append(_limit(decode(path), max_side))
+                except DecodeError as error:
+                    print(f"warning: skipped photo {path}: {error}", file=sys.stderr)
     from skimage import data
 
     for name in SKIMAGE_PHOTOS:  # same order with or without exported copies

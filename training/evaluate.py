@@ -1,4 +1,4 @@
-"""Evaluate an embedding model on brands and photos it never saw, next to the ImageNet baseline.
+r"""Evaluate an embedding model on brands and photos it never saw, next to the ImageNet baseline.
 
     python -m training.evaluate --model visionguard-lite0-v2 \
         --simple-icons build/training/simple-icons --photos build/training/photos
@@ -32,8 +32,9 @@ from types import SimpleNamespace
 import numpy as np
 from PIL import Image
 
-from training import data
+from training import check_arguments, data, run
 from visionguard.embed import trim_border
+from visionguard.errors import VisionGuardError
 from visionguard.models import BASELINE_MODEL, EmbeddingModel, create_model
 from visionguard.search import SearchThresholds
 from visionguard.verify import GALLERY_KEYPOINTS, best_copy, extract_keypoints
@@ -222,8 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-scan", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    check_arguments(parser, args)
     args.work.mkdir(parents=True, exist_ok=True)
     logos_by_brand, _, held_brands, _, held_photos = load_material(args)
+    if len(held_brands) < 2:
+        raise VisionGuardError(
+            f"{len(held_brands)} of the {len(logos_by_brand)} brands are held out (--held-out {args.held_out}, by a hash "
+            "of the name): retrieval needs two or more; give more brands or a larger --held-out"
+        )
     held = held_brands[: args.brands]
     report: dict = {"held_out_brands": len(held_brands), "held_out_photos": len(held_photos), "models": {}}
     for name in (args.model, args.baseline):
@@ -263,4 +270,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))

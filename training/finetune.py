@@ -1,4 +1,4 @@
-"""Train the logo branch end to end, trunk included, on views generated afresh every epoch.
+r"""Train the logo branch end to end, trunk included, on views generated afresh every epoch.
 
     python -m training.finetune --simple-icons build/training/simple-icons \
         --photos build/training/photos --out build/training/run-ft --device cuda
@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from training import data
+from training import check_arguments, data, run
 from training.losses import ProxyAnchorLoss
 from training.train import MEAN, STD, _seed, log, save
 from visionguard.models.lite0_metric import Lite0Metric, packaged_weights
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                              "ImageNet; the proxies start at each class's gallery-view embedding, so no warm-up is needed")
     parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--name", default="visionguard-lite0-v2")
+    parser.add_argument("--name", default="my-logo-model", help="the model's name, written into its card and every index built with it (the shipped models rebuild under their own names)")
     parser.add_argument("--product-from", type=Path, default=None,
                         help="safetensors whose product head is kept (default: the shipped visionguard-lite0-v1)")
     parser.add_argument("--views-per-brand", type=int, default=6, help="listing crops per brand and epoch")
@@ -186,8 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                              "left is what the rest of the budget holds at the last epoch's speed; the run may end "
                              "inside an epoch")
     args = parser.parse_args(argv)
-    if not args.simple_icons and not args.image_folder:
-        parser.error("give --simple-icons and/or --image-folder")
+    check_arguments(parser, args)
     if args.wordmarks and not args.fonts:
         parser.error("--wordmarks needs --fonts")
     if args.icons and not (args.icons / "svgs" / "solid").is_dir():
@@ -241,14 +240,20 @@ def main(argv: list[str] | None = None) -> int:
     loss_fn = ProxyAnchorLoss(len(train_brands), model.logo_head.out_features).to(device)
     if args.init_from:
         loss_fn.proxies.data.copy_(gallery_embeddings(model, [logos_by_brand[b] for b in train_brands], args.size, device))
+    if not held_brands:
+        log(f"no brand is held out (a fraction --held-out {args.held_out} of {len(logos_by_brand)}, by a hash of the name): "
+            "the 'held-out R@1' below is measured on training brands, and training.evaluate needs held-out brands")
     monitor = monitor_views(logos_by_brand, held_brands[:300] or train_brands[:50], train_photos, args.size, args.seed + 1)
     views = LogoViews([logos_by_brand[b] for b in train_brands], train_photos, args.views_per_brand,
                       backgrounds=len(train_brands) // 2 + 1, size=args.size, seed=args.seed)
     last_epoch = args.warmup_epochs + (10_000 if args.minutes else args.epochs)  # the loop stops at the planned step
+    if views.per_epoch < args.batch_size:  # a small ImageFolder: one step an epoch, not none
+        log(f"--batch-size {args.batch_size} is more than an epoch's {views.per_epoch} views: using {views.per_epoch}")
+        args.batch_size = views.per_epoch
     loader = DataLoader(views, batch_size=args.batch_size, sampler=EpochSampler(views.per_epoch, 1, last_epoch, args.seed),
                         num_workers=args.workers, drop_last=True, pin_memory=device != "cpu",
                         prefetch_factor=4 if args.workers else None)
-    steps_per_epoch = views.per_epoch // args.batch_size
+    steps_per_epoch = views.per_epoch // args.batch_size  # >= 1: the batch is at most an epoch (above)
     optimiser = torch.optim.AdamW([
         {"params": backbone(model), "lr": 0.0},
         {"params": model.logo_head.parameters(), "lr": args.head_lr},
@@ -372,4 +377,4 @@ def card(args, train_brands, held_brands, views: LogoViews, history, minutes, ep
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from training import run
 from visionguard.embed import crop_boxes
+from visionguard.decode import decode
+from visionguard.errors import DecodeError, VisionGuardError
 from visionguard.models.base import file_sha256
 from visionguard.models.lite0_metric import TEXT_CELLS_SUFFIX, TrainedLite0, _window_cells, packaged_weights, text_cell_logits
 
@@ -41,8 +45,6 @@ def photo_files(folder: Path) -> list[Path]:
 def extract(model: TrainedLite0, folder: Path, cache: Path) -> tuple[np.ndarray, list[np.ndarray]]:
     """Trunk maps (N, C, rows, cols) and the teacher's boxes (x0, y0, x1, y1 as fractions of
     the photo) for every photo of `folder`, cached."""
-    from PIL import Image
-
     from visionguard.ocr import PpOcrDetector
 
     target = cache / f"{folder.as_posix().strip('/').replace('/', '_')}.npz"
@@ -56,7 +58,11 @@ def extract(model: TrainedLite0, folder: Path, cache: Path) -> tuple[np.ndarray,
     maps, boxes = [], []
     started = time.perf_counter()
     for i, path in enumerate(files):
-        image = np.asarray(Image.open(path).convert("RGB"))
+        try:
+            image = decode(path)  # upright and at most 2048 px, as the scan sees it
+        except DecodeError as error:
+            print(f"warning: skipped {path}: {error}", file=sys.stderr)
+            continue
         height, width = image.shape[:2]
         plan = _window_cells(image.shape, crop_boxes(width, height), model.input_size)
         if plan is None or plan[0] != (2 * model.input_size, 2 * model.input_size):
@@ -67,7 +73,10 @@ def extract(model: TrainedLite0, folder: Path, cache: Path) -> tuple[np.ndarray,
         if i % 200 == 0:
             print(f"  {folder}: {i} of {len(files)} photos, {time.perf_counter() - started:.0f} s", flush=True)
     if not maps:
-        raise SystemExit(f"no photos the scan can map (.jpg, .jpeg, .png) in {folder}")
+        raise VisionGuardError(
+            f"photo folder '{folder}' does not exist" if not Path(folder).is_dir()
+            else f"no photos the scan can map (.jpg, .jpeg, .png) in {folder}"
+        )
     cache.mkdir(parents=True, exist_ok=True)
     np.savez(target, maps=np.stack(maps), boxes=np.concatenate(boxes), counts=np.array([len(b) for b in boxes]), names=np.array([str(p) for p in files]), model=model.checksum)
     return np.stack(maps).astype(np.float32), boxes
@@ -173,4 +182,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(run(main))

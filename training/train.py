@@ -1,4 +1,4 @@
-"""Train the VisionGuard logo + product model on a CPU (a GPU is used when asked for).
+r"""Train the VisionGuard logo + product model on a CPU (a GPU is used when asked for).
 
     python -m training.train --simple-icons build/training/simple-icons \
         --photos build/training/photos --out build/training/run
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from training import data
+from training import check_arguments, data, run
 from training.losses import ProxyAnchorLoss, supcon_loss
 from visionguard.models.base import file_sha256
 from visionguard.models.lite0_metric import Lite0Metric
@@ -157,6 +157,7 @@ def pooled_features(model: Lite0Metric, features: torch.Tensor) -> torch.Tensor:
 def _proxy_anchor_epochs(parameters, loss_fn, embed, inputs, labels, epochs, batch_size, generator, on_epoch):
     """Shared loop of both stages; `parameters` are (params, peak lr) pairs under one OneCycle."""
     optimiser = torch.optim.AdamW([{"params": p, "lr": lr} for p, lr in parameters], weight_decay=1e-4)
+    batch_size = min(batch_size, len(labels))  # a small ImageFolder: one step an epoch, not none
     steps = len(labels) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=[lr for _, lr in parameters], total_steps=max(1, epochs * steps), pct_start=0.05
@@ -260,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
     parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--name", default="visionguard-lite0-v1")
+    parser.add_argument("--name", default="my-logo-model-v1", help="the model's name, written into its card and every index built with it (the shipped models rebuild under their own names)")
     parser.add_argument("--views-per-brand", type=int, default=6)
     parser.add_argument("--max-brands", type=int, default=0, help="use at most this many training brands (0: all)")
     parser.add_argument("--held-out", type=float, default=0.2, help="fraction of brands held out")
@@ -276,8 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-cache", action="store_true", help="save the trunk-feature cache for the next run")
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda; the GPU is never required")
     args = parser.parse_args(argv)
-    if not args.simple_icons and not args.image_folder:
-        parser.error("give --simple-icons and/or --image-folder")
+    check_arguments(parser, args)
     started = time.time()
     torch.manual_seed(args.seed)
 
@@ -363,4 +363,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run(main))
