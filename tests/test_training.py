@@ -350,3 +350,15 @@ def test_shipped_model_finds_copies_among_photos_of_the_same_scenes(photos, demo
     assert np.median(scores["copy_score"]) > np.median(scores["other_score"])
     # the scan's rule, pixel verification of the top candidates: 93 of 94 copies, 0 of 47 others when written
     assert scores["copy_verified"].mean() >= 0.95 and scores["other_verified"].mean() <= 0.03
+
+
+def test_an_opaque_logo_file_is_framed_with_its_own_background():
+    """A grey or black logo saved as a JPEG on white: its dominant colour is the white, which
+    framed its gallery views in black; the margin now continues the file's own edge."""
+    rgba = np.full((100, 200, 4), 255, np.uint8)
+    rgba[30:70, 40:160, :3] = 60
+    logo = data.Logo("tetra", rgba, data._dominant_colour(rgba), recolourable=False)
+    for style in data.GALLERY_STYLES:
+        view = data.gallery_view(logo, style, None)
+        assert view.shape == (160, 260, 3) and view[0, 0].tolist() == [255, 255, 255]
+        assert view[80, 130].tolist() == [60, 60, 60]

@@ -242,7 +242,9 @@ def gallery_view(logo: Logo, style: str, size: int | None = 256) -> np.ndarray:
     colour is near-white: white on white was a blank image), or on a brand plate; the mark
     with 15% of its longer side around it, squashed to `size` x `size` as a model sees it, or
     (None) in its own aspect, as a file is saved."""
-    if style == "colour" or not logo.recolourable:
+    if not logo.recolourable and logo.rgba[:, :, 3].min() == 255:  # a photo or JPEG logo: it has its own background
+        mark, background = logo.rgba, _border_colour(logo.rgba)  # (a grey logo on white got a black frame)
+    elif style == "colour" or not logo.recolourable:
         light = float(luminance(logo.colour)) >= LIGHT_CONTENT
         mark, background = _coloured(logo, logo.colour), (0, 0, 0) if light else (255, 255, 255)
     elif style == "black":
@@ -370,6 +372,12 @@ def _made_up_colour(name: str) -> tuple[int, int, int]:
 
 def _slugify(title: str) -> str:
     return re.sub(r"[^a-z0-9]", "", title.lower())
+
+
+def _border_colour(rgba: np.ndarray) -> tuple[int, int, int]:
+    """The median colour of an image's outermost pixels: what its margin continues with."""
+    edges = np.concatenate([rgba[0, :, :3], rgba[-1, :, :3], rgba[:, 0, :3], rgba[:, -1, :3]])
+    return tuple(int(v) for v in np.median(edges, axis=0))
 
 
 def _dominant_colour(rgba: np.ndarray) -> tuple[int, int, int]:
