@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -70,6 +71,11 @@ def logo_thresholds(model, logos_by_brand, brands, photos, seed, work: Path, max
             if choice is None or top1 > choice[0] + 1e-9:
                 choice = (float(top1), float(false_rate), round(float(threshold), 2), round(float(needed), 2))
     top1, false_rate, threshold, needed = choice
+    free = int((~has_logo).sum())
+    if free * max_false_brand < 1:  # one false brand is already over the target: the threshold is a guess
+        print(f"warning: {free} logo-free photos cannot resolve --max-false-brand {max_false_brand} (one false brand "
+              f"is {1 / max(free, 1):.1%}); the thresholds are rough: calibrate with more brands (--brands) and photos",
+              file=sys.stderr)
     chosen = {"logo": threshold, "logo_margin": needed}
     if refine_floor is not None:
         chosen["refine_floor"] = refine_floor

@@ -5,6 +5,7 @@ User mistakes print one line and exit with code 2; bad images are result lines, 
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
@@ -108,6 +109,7 @@ def index_build(
     from visionguard.index import build_index
     from visionguard.models import DEFAULT_MODEL
 
+    _warn_uncalibrated(model)
     progress = _Progress(None, "indexing", enabled=True)
     try:
         index = build_index(gallery_dir, out, model=model or DEFAULT_MODEL, batch_size=batch_size, progress=progress.update,
@@ -156,6 +158,22 @@ def index_add(
         f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands"
         + (f"; skipped {len(skipped)} unreadable or blank images" if skipped else "")
     )
+
+
+def _warn_uncalibrated(model: str | None) -> None:
+    """A model file whose card has no thresholds scans with generic ones (the ImageNet baseline's)."""
+    if not model or not model.endswith(".safetensors"):
+        return
+    try:
+        calibrated = "thresholds" in json.loads(Path(model).with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # the model's own loading says what is wrong with it
+    if not calibrated:
+        typer.echo(
+            f"warning: model '{model}' has no calibrated thresholds (training.calibrate writes them into its card): "
+            "scans use generic ones, which suit it badly",
+            err=True,
+        )
 
 
 def _warn_photo_like(paths: list[str]) -> None:
