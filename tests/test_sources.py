@@ -151,6 +151,20 @@ def test_an_unreadable_shard_is_one_error_line(tmp_path, content):
     assert item.path == "shard.tar" and item.error.startswith("cannot read tar shard: ")
 
 
+def test_links_inside_a_shard_get_a_line_of_their_own(listings, tmp_path):
+    folder, _ = listings
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.jpg").write_bytes((folder / "logo_puma.jpg").read_bytes())
+    (tmp_path / "src" / "b.jpg").symlink_to("a.jpg")
+    shard = tmp_path / "s.tar"
+    with tarfile.open(shard, "w") as archive:
+        for name in ("a.jpg", "b.jpg"):
+            archive.add(tmp_path / "src" / name, arcname=name)
+    a, b = iter_inputs([shard])
+    assert a.error is None and b.path == "s.tar/b.jpg" and "a link to 'a.jpg'" in b.error
+    assert count_inputs([shard]) == 2
+
+
 def test_oversized_tar_members_are_refused_unread(listings, tmp_path, monkeypatch):
     folder, _ = listings
     shard = tmp_path / "s.tar"

@@ -269,8 +269,8 @@ def _tar_entries(spec: str, stream: bool = True) -> Iterator[tuple[tarfile.TarFi
             for member in archive:
                 archive.members.clear()  # tarfile keeps every header read: not over millions of members
                 after = f"after member '{display_path(member.name)}'"
-                if member.isfile() and is_image_name(member.name):
-                    yield archive, member
+                if (member.isfile() or member.issym() or member.islnk()) and is_image_name(member.name):
+                    yield archive, member  # a link gets its line too (`_tar`): an input, not silence
                     if not stream and member.offset_data + member.size > size:
                         return  # cut short inside this member, which gets its own line (`_tar`)
             end = archive.offset
@@ -305,6 +305,9 @@ def _tar(spec: str, shard: str) -> Iterator[ScanInput]:
             return
         archive, member = entry
         path = f"{shard}/{display_path(member.name)}"
+        if not member.isfile():
+            yield ScanInput(b"", path, error=f"tar member is a link to '{member.linkname}', not an image file: not followed")
+            continue
         if member.size > MAX_MEMBER_BYTES:
             yield ScanInput(b"", path, error=f"tar member is {member.size} bytes, above the limit of {MAX_MEMBER_BYTES}")
             continue
