@@ -366,7 +366,7 @@ def card(args, train_brands, held_brands, views: LogoViews, history, minutes, ep
             "data": ("simple-icons 16.37.0 glyphs (CC0)" if args.simple_icons else "user image folder")
                     + (", Font Awesome Free solid + regular icons (CC-BY-4.0)" if args.icons else "")
                     + (f", {args.wordmarks} made-up wordmarks in the fonts of {args.fonts}" if args.wordmarks else "")
-                    + ", composed on Debian wallpapers + scikit-image samples",
+                    + f", composed on the photos of {args.photos.name if args.photos else '(none)'} + scikit-image samples",
             "augmentations": "new views every epoch; styles (brand colour, black, white, random, tone-on-tone, plate, "
                              "sticker), scale 20-90% of the crop window, rotation ~N(0, 8 deg), perspective 12%, "
                              "occlusion, shadow, lighting gradient, gamma, blur, noise, JPEG 30-95, aspect squash",

@@ -348,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
             "head_epochs": args.head_epochs, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
             "product_instances": args.product_instances, "product_epochs": args.product_epochs,
             "minutes": round(minutes, 1), "cache_minutes": round(cache_minutes, 1), "device": args.device, "torch_threads": torch.get_num_threads(),
-            "data": "simple-icons 16.37.0 glyphs (CC0) composed on Debian wallpapers + scikit-image samples"
-                    if args.simple_icons else "user image folder",
+            "data": ("simple-icons 16.37.0 glyphs (CC0)" if args.simple_icons else "user image folder")
+                    + f", composed on the photos of {args.photos.name if args.photos else '(none)'} + scikit-image samples",
             "augmentations": "styles (brand colour, black, white, random, tone-on-tone, plate, sticker), "
                              "scale 20-90% of the crop window, rotation ~N(0, 8 deg), perspective 12%, occlusion, "
                              "shadow, lighting gradient, gamma, blur, noise, JPEG 30-95, aspect squash",
