@@ -268,7 +268,7 @@ def test_detection_size_mistakes_are_one_sentence():
     from visionguard import ocr
     from visionguard.errors import VisionGuardError
 
-    with pytest.raises(VisionGuardError, match="text-detection size must be at least 32 pixels, not 16"):
+    with pytest.raises(VisionGuardError, match="text-detection size must be a whole number of at least 32 pixels, not 16"):
         ocr.PpOcrDetector(max_side=16)
     with pytest.raises(VisionGuardError, match=r"a text-detection size \(--ocr-side\) needs a ppocr detector, not craft"):
         ocr.EasyOcrEngine(detector="craft", detect_side=640)

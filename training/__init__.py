@@ -12,14 +12,14 @@ from visionguard.errors import VisionGuardError
 
 def run(main: Callable[[], int | None]) -> int:
     """Run a script's `main` as the `visionguard` command runs: a user mistake is one line and
-    exit 2, Ctrl-C one line and exit 130 (a training run keeps its last finished epoch's files)."""
+    exit 2, Ctrl-C one line and exit 130 (finetune keeps its last finished epoch's files)."""
     try:
         return main() or 0
     except VisionGuardError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted (a training run's --out holds the weights and card of its last finished epoch)", file=sys.stderr)
+        print("interrupted (finetune's --out holds the weights and card of its last finished epoch)", file=sys.stderr)
         return 130
 
 

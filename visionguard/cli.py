@@ -255,13 +255,13 @@ def scan(
     precision: str = typer.Option(
         "auto", "--precision", help="Arithmetic of the networks on OpenVINO (on a CPU the text detector and EasyOCR's recogniser; the embedding with "
         "--runtime openvino): auto (the default: bf16 where the CPU computes bfloat16 natively, AVX512-BF16 or AMX, else "
-        "f32, the recogniser then on ONNX Runtime), f32 (the reference) or bf16 (the detector 1.6x, the embedding 1.5x and the recogniser 1.5x faster here; what it changes is measured in docs/performance.md, 'Precision').",
+        "f32, the recogniser then on ONNX Runtime), f32 (the reference) or bf16 (the detector 1.6x, the embedding 1.4x and the recogniser 1.5x faster here; what it changes is measured in docs/performance.md, 'Precision').",
     ),
     ocr_detector: str = typer.Option(
         "ppocr",
         "--ocr-detector",
         help="Text detector: ppocr (PP-OCRv4, the default: ~13x faster than craft on ONNX Runtime, and on a CPU it runs on OpenVINO, 1.5x faster again), ppocr-int8 (the same "
-        "quantised to int8 on first use, ~25 s once, then cached; no faster than ppocr on OpenVINO, see docs/performance.md) or craft "
+        "quantised to int8 on first use, ~25 s once, then cached; no faster than ppocr on OpenVINO, see docs/performance.md, 'Coarse-to-fine text detection') or craft "
         "(EasyOCR's own); EasyOCR's recogniser reads the boxes either way, and PP-OCRv4's re-reads names flagged as altered.",
     ),
     ocr_coarse_side: int = typer.Option(

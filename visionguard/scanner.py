@@ -76,7 +76,7 @@ class ScanOptions:
     device: str = "cpu"
     #: Arithmetic of the networks on OpenVINO (the text detector on a CPU; the embedding with
     #: runtime "openvino"): "auto" is bfloat16 where the CPU computes it natively (the
-    #: detector 1.6x, the embedding 1.4x faster; results measured in the README), else "f32", the reference. Like `device`, the
+    #: detector 1.6x, the embedding 1.4x faster; results measured in docs/performance.md, "Precision"), else "f32", the reference. Like `device`, the
     #: scanner sets its model to it.
     precision: str = "auto"
 
@@ -203,7 +203,7 @@ class Scanner:
             return
         # Batches scanned side by side in threads, each whole (decode to score): ONNX Runtime,
         # OpenCV, FAISS and torch release the GIL, and two single-threaded scans beat one scan
-        # on two threads (docs/performance.md). At most `workers` batches are in flight (flat
+        # on two threads (docs/performance.md, "Earlier per-image figures"). At most `workers` batches are in flight (flat
         # memory); results come out in input order.
         self.ocr_engine  # noqa: B018 - loaded once here, not by two threads at once
         with ThreadPoolExecutor(self.options.workers, thread_name_prefix="visionguard-scan") as pool:

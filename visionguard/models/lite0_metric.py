@@ -138,7 +138,7 @@ class TrainedLite0(EmbeddingModel):
     input_size = 128
     batch_size = 64
     #: Photos per trunk pass in `embed_windows`: ONNX Runtime ran the 320 px trunk fastest a
-    #: photo or two at a time (its activations stay in cache; docs/performance.md).
+    #: photo or two at a time (its activations stay in cache; docs/performance.md, "Earlier per-image figures").
     trunk_batch_size = 2
     #: The framing of `training/data.py`'s clean gallery views (mark + 15% of its longer side).
     gallery_margin = 0.15

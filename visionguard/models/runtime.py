@@ -129,7 +129,7 @@ class OpenVinoNetwork:
             "INFERENCE_PRECISION_HINT": precision,
             "ENABLE_CPU_PINNING": False,  # the other networks and the other workers share these cores
             # Kernels cached per input shape: +560 MB peak RSS with --ocr-coarse-side's crops of
-            # many shapes, for no measurable speed (docs/performance.md).
+            # many shapes, for no measurable speed (docs/performance.md, "Runtimes").
             "CPU_RUNTIME_CACHE_CAPACITY": 0,
         }
         core = _openvino().Core()
