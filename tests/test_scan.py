@@ -230,6 +230,12 @@ def test_a_service_scanning_from_many_threads_on_a_cold_cache_gets_the_sequentia
     ]
 
 
+def test_numpy_integers_are_whole_numbers_for_options():
+    from visionguard.scanner import ScanOptions
+
+    assert ScanOptions(batch_size=np.int64(4), ocr_side=np.int64(640)).batch_size == 4
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
@@ -258,3 +264,7 @@ def test_file_objects_are_images_and_other_types_a_clear_error(scanner, listings
     assert scanner.scan_image(io.BytesIO((folder / "logo_puma.jpg").read_bytes())).brand == "puma"
     result = scanner.scan_image(None)
     assert result.status == "error" and result.error.startswith("cannot scan a NoneType: give a path, bytes")
+    batch = np.stack([np.asarray(Image.open(folder / "logo_puma.jpg").convert("RGB"))] * 2)  # a batch as one array
+    assert [r.brand for r in scanner.scan(batch)] == ["puma", "puma"]
+    with pytest.raises(TypeError, match="takes an iterable of images"):
+        list(scanner.scan(batch[0]))  # one image is not a batch of its rows

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import numbers
 import os
 import shutil
 import tempfile
@@ -84,9 +85,9 @@ def check_ocr_options(detector: str, coarse_side: int | None = None, detect_side
     if detect_side and detector == "craft":
         raise VisionGuardError("a text-detection size (--ocr-side) needs a ppocr detector, not craft")
     side = detect_side or DETECT_SIDE
-    if not isinstance(side, int) or side < 32:
+    if not isinstance(side, numbers.Integral) or side < 32:
         raise VisionGuardError(f"the text-detection size must be a whole number of at least 32 pixels, not {side!r}")
-    if coarse_side and (not isinstance(coarse_side, int) or not 32 <= coarse_side < side):
+    if coarse_side and (not isinstance(coarse_side, numbers.Integral) or not 32 <= coarse_side < side):
         raise VisionGuardError(f"the coarse text-detection size must be between 32 and {side - 1} pixels, not {coarse_side!r}")
 
 

@@ -76,6 +76,7 @@ def _check_reachable(address: str | None, timeout: float = 10.0) -> None:
     if not address or address == "auto":
         return
     host, _, port = address.removeprefix("ray://").rpartition(":")
+    host = host.strip("[]")  # an IPv6 address is written [::1]:6379
     if not host or not port.isdigit():
         raise VisionGuardError(f"Ray address '{address}' is not auto, HOST:PORT or ray://HOST:PORT")
     try:

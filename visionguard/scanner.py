@@ -8,6 +8,7 @@ stage for one image becomes that image's error result and the rest of the batch 
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 import time
@@ -88,7 +89,7 @@ class ScanOptions:
                 raise VisionGuardError(f"option {name} must be True or False, not {getattr(self, name)!r}")
         for name in ("batch_size", "workers"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise VisionGuardError(f"option {name} must be a whole number of at least 1, not {value!r}")
         check_ocr_options(self.ocr_detector, self.ocr_coarse_side, self.ocr_side)
         if self.thresholds is not None and not isinstance(self.thresholds, SearchThresholds):
@@ -191,7 +192,7 @@ class Scanner:
     def scan(self, sources: Iterable[ImageInput | tuple[ImageInput, str] | ScanInput]) -> Iterator[ScanResult]:
         """Stream results for many images, in input order; batched inside. Items are images,
         (image, path) pairs, or `ScanInput`s whose manifest columns go into `result.listing`."""
-        if isinstance(sources, (str, bytes, os.PathLike, np.ndarray, Image.Image)):
+        if isinstance(sources, (str, bytes, os.PathLike, Image.Image)) or (isinstance(sources, np.ndarray) and sources.ndim != 4):
             raise TypeError(
                 "Scanner.scan takes an iterable of images; for one image use scan_image, for a folder "
                 "scan_folder, for folders, lists, manifests and shards scan_inputs"
