@@ -31,6 +31,12 @@ def make_bad_inputs(folder: Path) -> dict[str, str]:
     full = _jpeg_bytes(base)
     write("corrupt.jpg", bytes(b ^ 0x5A for b in full[:2000]) + full[2000:], "error")
     write("truncated.jpg", full[: len(full) // 3], "error")
+    # The middle of the compressed data cut out: Pillow decodes it whole, grey from the cut down.
+    scan_start = full.index(b"\xff\xda")
+    middle = (scan_start + len(full)) // 2
+    write("damaged_middle.jpg", full[:middle] + full[middle + len(full) // 10:], "error")
+    # Stray bytes before the end marker, as some cameras write: the picture is whole.
+    write("extraneous_bytes.jpg", full[:-2] + b"\x00\x00\x00" + full[-2:], "ok")
     write("zero_bytes.png", b"", "error")
     write("not_an_image.jpg", b"%PDF-1.4 this is not an image\n" * 20, "error")
     bomb = io.BytesIO()

@@ -59,6 +59,7 @@ def test_every_bad_input_gets_exactly_one_result(bad_folder, bad_results):
     [
         ("corrupt.jpg", "header is corrupt"),
         ("truncated.jpg", "truncated"),
+        ("damaged_middle.jpg", "part of the image is lost"),
         ("zero_bytes.png", "empty"),
         ("not_an_image.jpg", "not an image"),
         ("broken_link.jpg", "cannot read file"),
