@@ -32,6 +32,10 @@ def test_file_list_resolves_relative_paths_and_skips_comments(listings, tmp_path
     assert [item.path for item in items] == [str(folder / names[0]), f"{folder.name}/{names[1]}", f"{folder.name}/{names[2]}"]
     assert all(item.listing == {} for item in items) and count_inputs([listing]) == 3
 
+    (tmp_path / " spaced name.jpg ").write_bytes((folder / names[0]).read_bytes())  # a name that has them
+    listing.write_text(" spaced name.jpg \n")
+    assert [item.path for item in iter_inputs([listing])] == [" spaced name.jpg "]
+
 
 def test_manifest_columns_are_carried_into_results(listings, tmp_path, quick_scanner):
     folder, _ = listings

@@ -96,17 +96,23 @@ def duplicate_threshold(model, photos, logos, seed, max_false_duplicate: float) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", type=Path, help="a .safetensors file written by training.finetune or training.train")
-    parser.add_argument("--simple-icons", type=Path)
-    parser.add_argument("--image-folder", type=Path)
-    parser.add_argument("--photos", type=Path)
-    parser.add_argument("--held-out", type=float, default=0.2)
-    parser.add_argument("--brands", type=int, default=100)
-    parser.add_argument("--max-false-brand", type=float, default=0.005)
-    parser.add_argument("--max-false-duplicate", type=float, default=0.002)
+    parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package (training/fetch_data.sh)")
+    parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
+    parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
+    parser.add_argument("--held-out", type=float, default=0.2,
+                        help="fraction of brands held out, by a hash of the name: give the value training used")
+    parser.add_argument("--brands", type=int, default=100, help="training brands in the calibration gallery and listings")
+    parser.add_argument("--max-false-brand", type=float, default=0.005,
+                        help="highest share of logo-free photos given a brand that the logo threshold may allow")
+    parser.add_argument("--max-false-duplicate", type=float, default=0.002,
+                        help="highest share of other photos called copies that the duplicate threshold may allow")
     parser.add_argument("--refine-floor", type=float, default=0.65,
                         help="the scan's second look (visionguard/refine.py) for best scores from here up to the threshold; 0: none")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--work", type=Path, default=Path("build/training/calibrate"))
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated listings")
+    parser.add_argument("--work", type=Path, default=Path("build/training/calibrate"),
+                        help="scratch folder, relative to the current one: rendered glyph masks are cached there "
+                             "between runs; each run's gallery, listings and index go to a temporary folder inside it "
+                             "(default: %(default)s)")
     args = parser.parse_args(argv)
     check_arguments(parser, args)
     args.work.mkdir(parents=True, exist_ok=True)

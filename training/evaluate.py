@@ -211,16 +211,20 @@ def held_out_material(simple_icons: Path, photos: Path, work: Path, brands: int 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="visionguard-lite0-v2", help="a registered name or a .safetensors path")
-    parser.add_argument("--baseline", default=BASELINE_MODEL)
-    parser.add_argument("--simple-icons", type=Path)
-    parser.add_argument("--image-folder", type=Path)
-    parser.add_argument("--photos", type=Path)
-    parser.add_argument("--held-out", type=float, default=0.2)
+    parser.add_argument("--baseline", default=BASELINE_MODEL, help="measured in the same run, beside --model")
+    parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package (training/fetch_data.sh)")
+    parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
+    parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
+    parser.add_argument("--held-out", type=float, default=0.2,
+                        help="fraction of brands held out, by a hash of the name: give the value training used")
     parser.add_argument("--brands", type=int, default=300, help="held-out brands in the retrieval test")
     parser.add_argument("--scan-brands", type=int, default=100, help="held-out brands in the end-to-end index")
-    parser.add_argument("--seed", type=int, default=100)
-    parser.add_argument("--work", type=Path, default=Path("build/training/eval"))
-    parser.add_argument("--skip-scan", action="store_true")
+    parser.add_argument("--seed", type=int, default=100, help="seed of the generated listings")
+    parser.add_argument("--work", type=Path, default=Path("build/training/eval"),
+                        help="scratch folder, relative to the current one: rendered glyph masks are cached there "
+                             "between runs; each run's gallery, listings and index go to a temporary folder inside it "
+                             "(default: %(default)s)")
+    parser.add_argument("--skip-scan", action="store_true", help="skip the end-to-end visionguard scan runs (the slow part)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
     check_arguments(parser, args)

@@ -289,14 +289,19 @@ def main(argv: list[str] | None = None) -> int:
             log(f"epoch {step / steps_per_epoch:.2f}{' (warm-up)' if warm else ''}: loss {total / done:.3f} held-out "
                 f"R@1 {recall:.3f} ({seconds:.0f}s, {done * args.batch_size / seconds:.0f} views/s)")
             minutes = (time.time() - started) / 60
+            spent = False
             if args.minutes and not last:  # re-plan: the rest of the budget at this epoch's speed
                 left = int((args.minutes - minutes) * 60 / (seconds / done))
-                train_steps = max(step + 1, step + left) - warm_steps
-                log(f"--minutes {args.minutes}: {max(0, left)} more steps ({left / steps_per_epoch:.2f} epochs)")
+                spent = left <= 0
+                if spent:
+                    log(f"--minutes {args.minutes}: the budget is spent ({minutes:.1f} minutes); stopping here")
+                else:
+                    train_steps = step + left - warm_steps
+                    log(f"--minutes {args.minutes}: {left} more steps ({left / steps_per_epoch:.2f} epochs)")
             save(model.cpu(), args.out, args.name,
                  card(args, train_brands, held_brands, views, history, minutes, step / steps_per_epoch, product_from, extras))
             model.to(device)
-            if last:
+            if last or spent:
                 break
             epoch, epoch_started, total, done = epoch + 1, time.time(), 0.0, 0
     log(f"saved {args.out / (args.name + '.safetensors')} after {(time.time() - started) / 60:.1f} min")

@@ -169,12 +169,17 @@ def _resolve(base: str, name: str) -> str:
 
 
 def _file_list(spec: str) -> Iterator[ScanInput]:
-    """Paths one per line (relative ones to the list's folder); blank lines and # comments skipped."""
+    """Paths one per line (relative ones to the list's folder); blank lines and # comments skipped.
+    Spaces around a name are dropped, unless a file is named with them."""
     with open(spec, encoding="utf-8-sig") as handle:
         for line in _utf8_lines(handle, spec, "file list"):
-            name = line.strip()
-            if name and not name.startswith("#"):
-                yield ScanInput(_resolve(spec, name), name)
+            exact = line.rstrip("\r\n")
+            name = exact.strip()
+            if not name or name.startswith("#"):
+                continue
+            if exact != name and os.path.lexists(_resolve(spec, exact)):
+                name = exact
+            yield ScanInput(_resolve(spec, name), name)
 
 
 def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
