@@ -96,11 +96,7 @@ def duplicate_threshold(model, photos, logos, seed, max_false_duplicate: float) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", type=Path, help="a .safetensors file written by training.finetune or training.train")
-    parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package (training/fetch_data.sh)")
-    parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
-    parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
-    parser.add_argument("--held-out", type=float, default=0.2,
-                        help="fraction of brands held out, by a hash of the name: give the value training used")
+    evaluate.add_material_arguments(parser)
     parser.add_argument("--brands", type=int, default=100, help="training brands in the calibration gallery and listings")
     parser.add_argument("--max-false-brand", type=float, default=0.005,
                         help="highest share of logo-free photos given a brand that the logo threshold may allow")

@@ -193,6 +193,15 @@ def end_to_end(results: list[dict], expected: dict[str, str | None]) -> dict:
     }
 
 
+def add_material_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options `load_material` reads, shared with training.calibrate."""
+    parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package (training/fetch_data.sh)")
+    parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
+    parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
+    parser.add_argument("--held-out", type=float, default=0.2,
+                        help="fraction of brands held out, by a hash of the name: give the value training used")
+
+
 def load_material(args) -> tuple[dict, list[str], list[str], list, list]:
     logos_by_brand = data.load_brands(args.simple_icons, args.image_folder, Path(args.work) / "masks")
     train_brands, held_brands = data.split_brands(list(logos_by_brand), args.held_out)
@@ -212,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="visionguard-lite0-v2", help="a registered name or a .safetensors path")
     parser.add_argument("--baseline", default=BASELINE_MODEL, help="measured in the same run, beside --model")
-    parser.add_argument("--simple-icons", type=Path, help="unpacked npm simple-icons package (training/fetch_data.sh)")
-    parser.add_argument("--image-folder", type=Path, help="your own brand imagery, <brand>/*.jpg|png")
-    parser.add_argument("--photos", type=Path, help="background photographs (scikit-image samples are always added)")
-    parser.add_argument("--held-out", type=float, default=0.2,
-                        help="fraction of brands held out, by a hash of the name: give the value training used")
+    add_material_arguments(parser)
     parser.add_argument("--brands", type=int, default=300, help="held-out brands in the retrieval test")
     parser.add_argument("--scan-brands", type=int, default=100, help="held-out brands in the end-to-end index")
     parser.add_argument("--seed", type=int, default=100, help="seed of the generated listings")
