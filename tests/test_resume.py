@@ -161,3 +161,32 @@ def test_mistakes_that_would_lose_or_mix_results_are_refused(listings, index_dir
         done = scan(*arguments)
         assert done.returncode == 2 and re.search(message, done.stderr) and "Traceback" not in done.stderr, done.stderr
     assert json.loads(manifest.read_text())["listing_id"] == "A" and "elsewhere" in earlier.read_text()
+
+
+@pytest.mark.parametrize("name, extra, finish", [
+    ("results.csv", (), "cannot be resumed"),
+    ("results.parquet", (), "cannot be resumed"),
+    ("results.jsonl", ("--shard-size", "4"), "add --resume"),
+])
+def test_ctrl_c_says_where_the_results_are_and_how_to_finish(inputs, index_dir, tmp_path, name, extra, finish):
+    """Ctrl-C names the files the results are in (a sharded scan's shards, not OUT) and offers
+    --resume only where it works: it refuses .csv and .parquet."""
+    out = tmp_path / name
+    process = subprocess.Popen(_scan_command(inputs, index_dir, out, *extra), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(tmp_path.glob("results*")):
+        time.sleep(0.01)
+    time.sleep(0.5)  # into the scan
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and finish in stderr, stderr
+    if extra:
+        assert "results-NNNNN.jsonl" in stderr, stderr
+    else:
+        assert "--resume to finish" not in stderr and re.search(r"\d+ of \d+ images have their results in .*" + name, stderr)
+    if name.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(out).num_rows >= 0  # closed on the way out: a readable file

@@ -315,10 +315,11 @@ def scan(
     counts: Counter[str] = Counter()
     flagged: list[tuple[str, float, str, str]] = []
     progress = None
+    sink = None
     try:
         total, done, stale_shards = _plan(inputs, out, shard_size, resume)
-        sink = ShardedSink(out, shard_size, append=resume) if shard_size else open_sink(out, append=resume)
         already = sum(done.values())
+        sink = ShardedSink(out, shard_size, append=resume) if shard_size else open_sink(out, append=resume)
         options = dict(
             ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, ocr_side=ocr_side or None, text_cells=text_cells, batch_size=batch_size,
             ocr_alternatives=ocr_alternatives, small_logos=small_logos, refine=refine, device=device, precision=precision,
@@ -372,12 +373,15 @@ def scan(
     except KeyboardInterrupt:
         if progress:
             progress.close()
-        _fail(f"interrupted; the results written so far are in {out} (add --resume to finish the scan)", code=130)
+        if sink is None:
+            _fail("interrupted before the scan started", code=130)
+        _fail(f"interrupted; {already + sink.count} of {total} images have their results in {_results_named(out, shard_size)} "
+              f"({_how_to_finish(out)})", code=130)
     progress.close()
     elapsed = time.perf_counter() - started
     scanned = counts["ok"] + counts["error"]
     if summary:
-        _print_summary(scanned, counts, flagged, elapsed, out)
+        _print_summary(scanned, counts, flagged, elapsed, _results_named(out, shard_size))
 
 
 def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple[int, Counter[str], list[Path]]:
@@ -426,6 +430,19 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple
     return total, done, earlier if shard_size else []
 
 
+def _results_named(out: Path, shard_size: int) -> str:
+    """Where a scan's results are: OUT, or with --shard-size its shards OUT-00000..., as the user looks for them."""
+    return str(out.with_name(f"{out.stem}-NNNNN{out.suffix}")) if shard_size else str(out)
+
+
+def _how_to_finish(out: Path) -> str:
+    """What finishes a scan that stopped early: --resume reads back JSONL only."""
+    if out.suffix.lower() == ".jsonl":
+        return "add --resume to finish the scan"
+    return (f"a {out.suffix.lower()} scan cannot be resumed: run it again to scan everything, "
+            "or scan to a .jsonl file, which --resume can finish")
+
+
 def _take(done: Counter[str], key: str) -> bool:
     """Whether `key` is one of the inputs already done (using one of its lines up)."""
     if done[key] > 0:
@@ -443,7 +460,7 @@ def _summary_order(row: tuple) -> tuple:
     return (status == "error", -risk, path)
 
 
-def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float, out: Path) -> None:
+def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float, out: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
