@@ -190,3 +190,41 @@ def test_ctrl_c_says_where_the_results_are_and_how_to_finish(inputs, index_dir, 
         import pyarrow.parquet as pq
 
         assert pq.read_table(out).num_rows >= 0  # closed on the way out: a readable file
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux), a disk that is always full")
+@pytest.mark.parametrize("name, extra", [("results.jsonl", ()), ("results.csv", ()), ("results.parquet", ()),
+                                         ("results-00000.jsonl", ("--shard-size", "4"))])
+def test_a_full_disk_is_one_sentence_not_a_traceback(listings, index_dir, tmp_path, name, extra):
+    """No space left while writing: exit 2 with one line that says what was kept and how to go on."""
+    (tmp_path / name).symlink_to("/dev/full")  # every write fails with ENOSPC
+    out = tmp_path / ("results.jsonl" if extra else name)
+    done = subprocess.run(_scan_command(listings[0], index_dir, out, *extra), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert re.search(r"^error: cannot write results to .*No space left on device", done.stderr), done.stderr
+    if not name.endswith(".parquet"):  # Parquet writes its magic bytes on opening: it fails before any result
+        assert "0 of " in done.stderr and ("add --resume" if name.endswith(".jsonl") else "cannot be resumed") in done.stderr
+
+
+def test_a_sink_that_cannot_write_raises_one_error(tmp_path, monkeypatch):
+    """A write or the closing write failing (ENOSPC): one ResultsWriteError, not a chain of OSErrors."""
+    import errno
+
+    from visionguard.results import ScanResult
+    from visionguard.sinks import JsonlSink, ParquetSink, ResultsWriteError
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    with pytest.raises(ResultsWriteError, match="No space left on device") as caught:
+        with JsonlSink(tmp_path / "r.jsonl") as sink:
+            sink.write(ScanResult(path="a.jpg"))
+            monkeypatch.setattr(sink._handle, "flush", full)
+            sink.write(ScanResult(path="b.jpg"))  # the close after it fails again: not told twice
+    assert sink.count == 1 and caught.value.__suppress_context__
+    with pytest.raises(ResultsWriteError, match="No space left on device") as caught:
+        with ParquetSink(tmp_path / "r.parquet") as sink:
+            sink.write(ScanResult(path="a.jpg"))
+            monkeypatch.setattr(sink._writer, "write_table", full)  # rows are written when the file closes
+    assert caught.value.__suppress_context__

@@ -308,7 +308,7 @@ def scan(
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
     from visionguard.scanner import Scanner
-    from visionguard.sinks import ShardedSink, open_sink
+    from visionguard.sinks import ResultsWriteError, ShardedSink, open_sink
     from visionguard.sources import iter_inputs
 
     started = time.perf_counter()
@@ -360,6 +360,14 @@ def scan(
                     if len(flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
                         flagged = sorted(flagged, key=_summary_order)[:_SUMMARY_ROWS]
                 progress.update(sink.count)
+    except ResultsWriteError as error:
+        if progress:
+            progress.close()
+        if out.suffix.lower() == ".parquet":  # complete only once closed: what it took is lost
+            _fail(f"{error}; " + ("the shards before it are complete, the last one is not" if shard_size else
+                                  f"'{out}' is incomplete") + ": run the scan again once the results can be written")
+        _fail(f"{error}; {already + sink.count} of {total} images have their results in {_results_named(out, shard_size)} "
+              f"({_how_to_finish(out)} once the results can be written)")
     except VisionGuardError as error:
         if progress:
             progress.close()

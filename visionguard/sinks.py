@@ -19,6 +19,14 @@ from visionguard.results import ScanResult
 from visionguard.sources import input_key
 
 
+class ResultsWriteError(VisionGuardError):
+    """The results file stopped taking results (no space left, a disk error): what was written stays."""
+
+
+def _write_error(path: Path, error: OSError) -> ResultsWriteError:
+    return ResultsWriteError(f"cannot write results to '{path}': {error.strerror or error}")
+
+
 class Sink:
     """Writes results to a file in the order they arrive. The base class does the shared work
     (folders, clear errors, counting); a subclass opens, writes one row and closes."""
@@ -41,11 +49,18 @@ class Sink:
 
     def write_row(self, row: dict[str, Any]) -> None:
         """Write one result already in its dictionary form (`ScanResult.to_dict()`), e.g. from a Ray worker."""
-        self._write_row(row)
+        try:
+            self._write_row(row)
+        except OSError as error:  # e.g. no space left on device: one sentence, not a traceback
+            raise _write_error(self.path, error) from None
         self.count += 1
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
-        self._close()
+        try:
+            self._close()
+        except OSError as error:
+            if kind is None:  # else the failure already on its way out is the one to tell
+                raise _write_error(self.path, error) from None
 
     def _open(self) -> None:
         raise NotImplementedError
@@ -184,17 +199,21 @@ class ShardedSink:
         if self._current is None or self._current.count >= self.shard_size:
             self._close_current()
             shard = self.path.with_name(f"{self.path.stem}-{self._next:05d}{self.path.suffix}")
-            self._current = open_sink(shard).__enter__()
+            try:
+                self._current = open_sink(shard).__enter__()
+            except VisionGuardError as error:
+                raise ResultsWriteError(str(error)) from None
             self._next += 1
         self._current.write_row(row)
         self.count += 1
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
-        self._close_current()
+        self._close_current(kind)
 
-    def _close_current(self) -> None:
+    def _close_current(self, kind: type | None = None) -> None:
         if self._current is not None:
-            self._current.__exit__(None, None, None)
+            current, self._current = self._current, None
+            current.__exit__(kind, None, None)
 
 
 def shard_paths(path: str | os.PathLike) -> list[Path]:
