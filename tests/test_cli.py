@@ -204,3 +204,14 @@ def test_text_cells_scan_reads_the_listings_like_the_full_pass(index_dir, listin
         assert sorted(m["brand"] for m in gated[path]["mentions"]) == sorted(m.brand for m in full.mentions), path
     done = run("scan", folder, "--index", index_dir, "--out", tmp_path / "s.jsonl", "--text-cells", "--ocr-coarse-side", "480")
     assert done.returncode == 2 and "Traceback" not in done.stderr and "--text-cells needs a ppocr detector in one pass" in done.stderr
+
+
+def test_a_results_name_it_cannot_write_is_refused_without_announcing_a_replacement(tmp_path, listings):
+    """`--out results.json` (a common slip for .jsonl) over an existing file: refused, and not
+    announced as replacing it first."""
+    earlier = tmp_path / "results.json"
+    earlier.write_text('{"kept": true}\n')
+    done = run("scan", listings[0], "--index", tmp_path, "--out", earlier)
+    assert done.returncode == 2 and "must end in .jsonl, .csv, .parquet" in done.stderr
+    assert "replacing" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert earlier.read_text() == '{"kept": true}\n'

@@ -397,9 +397,10 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple
     number of inputs; with --resume the keys already done (with their multiplicity: an input
     listed twice has two lines); without it, an earlier scan's shards, to be removed when the
     new one starts. Refuses what would lose or mix up results."""
-    from visionguard.sinks import finished_keys, shard_paths
+    from visionguard.sinks import finished_keys, open_sink, shard_paths
     from visionguard.sources import IMAGE_EXTENSIONS, iter_keys
 
+    open_sink(out)  # a results name it cannot write (.json, .txt) is refused before "replacing" is announced
     parts = shard_paths(out) if shard_size else [out]
     written = {part.resolve() for part in parts}
     for spec in inputs:
