@@ -152,6 +152,25 @@ def test_csv_sink_writes_one_row_per_result_with_nested_fields_as_json(listing_r
         open_sink(tmp_path / "r.xlsx")
 
 
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_are_written_as_text(tmp_path):
+    """A file or manifest path named like a formula (a seller's upload name) must not become a live
+    formula when an analyst opens the CSV in Excel: OWASP's leading '. Numbers stay numbers."""
+    import csv
+
+    from visionguard.sinks import CsvSink
+
+    names = ['=HYPERLINK("http://x","click").jpg', "+cmd|' /C calc'!A0.jpg", "-2+3.jpg", "@SUM(1+1).jpg",
+             "\tx.jpg", "plain = fine.jpg"]
+    out = tmp_path / "r.csv"
+    with CsvSink(out) as sink:
+        for name in names:
+            sink.write(ScanResult(path=name, listing={"title": "=1+1"}, duplicate_score=-0.03))
+    rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
+    assert [row["path"] for row in rows] == ["'" + name for name in names[:-1]] + ["plain = fine.jpg"]
+    assert all(row["duplicate_score"] == "-0.03" for row in rows)
+    assert json.loads(rows[0]["listing"]) == {"title": "=1+1"}  # a JSON cell starts with {: never a formula
+
+
 def test_parquet_sink_writes_typed_columns_in_row_groups(listing_results, tmp_path):
     import pyarrow.parquet as pq
 

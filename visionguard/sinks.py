@@ -111,9 +111,21 @@ def _flat(row: dict[str, Any]) -> list[Any]:
     return [json.dumps(row[c], ensure_ascii=False, default=str) if isinstance(row[c], (dict, list)) else row[c] for c in COLUMNS]
 
 
+#: What makes a spreadsheet read a cell as a formula (OWASP, "CSV Injection").
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _as_text(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (a file named `=HYPERLINK(...).jpg`), with a
+    leading ' so that it shows as text, as OWASP advises; numbers (-0.03) stay numbers."""
+    return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
+
+
 class CsvSink(_TextSink):
     """One row per result for spreadsheets: scalar fields as columns, nested ones (altered
-    names, mentions, OCR, listing, timings) as compact JSON in their column."""
+    names, mentions, OCR, listing, timings) as compact JSON in their column. A text cell that
+    starts with = + - @, a tab or CR gets a leading ' (a spreadsheet would run it as a formula);
+    JSONL and Parquet keep every value exactly."""
 
     newline = ""
 
@@ -123,7 +135,7 @@ class CsvSink(_TextSink):
 
     def _format(self, row: dict[str, Any]) -> str:
         buffer = io.StringIO()
-        csv.writer(buffer).writerow(["" if cell is None else cell for cell in _flat(row)])
+        csv.writer(buffer).writerow(["" if cell is None else _as_text(cell) for cell in _flat(row)])
         return buffer.getvalue()
 
 
