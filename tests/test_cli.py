@@ -215,3 +215,11 @@ def test_a_results_name_it_cannot_write_is_refused_without_announcing_a_replacem
     assert done.returncode == 2 and "must end in .jsonl, .csv, .parquet" in done.stderr
     assert "replacing" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert earlier.read_text() == '{"kept": true}\n'
+
+
+@pytest.mark.parametrize("name, hint", [("r.jsonl", True), ("r.csv", False), ("r.parquet", False)])
+def test_replacing_an_earlier_scan_offers_resume_only_where_it_works(tmp_path, listings, name, hint):
+    (tmp_path / name).write_text("an earlier scan\n")
+    done = run("scan", listings[0], "--index", tmp_path, "--out", tmp_path / name)  # stops at the index, after the notice
+    assert f"replacing the results of an earlier scan in '{tmp_path / name}'" in done.stderr
+    assert ("--resume would continue it" in done.stderr) == hint, done.stderr

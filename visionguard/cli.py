@@ -435,7 +435,8 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple
     earlier = [part for part in parts if part.is_file() and part.stat().st_size] if not resume else []
     if earlier:
         what = f"{len(earlier)} result shards" if shard_size else "the results"
-        typer.echo(f"replacing {what} of an earlier scan in '{out}' (--resume would continue it)", err=True)
+        resumable = " (--resume would continue it)" if out.suffix.lower() == ".jsonl" else ""  # it reads back JSONL only
+        typer.echo(f"replacing {what} of an earlier scan in '{out}'{resumable}", err=True)
     return total, done, earlier if shard_size else []
 
 
