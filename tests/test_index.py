@@ -2,6 +2,9 @@
 
 import json
 import shutil
+from pathlib import Path
+
+import faiss
 
 import numpy as np
 import pytest
@@ -12,6 +15,7 @@ from visionguard.decode import decode
 from visionguard.embed import trim_border
 from visionguard.index import add_to_index
 from visionguard.verify import THUMBNAIL_SIDE, thumbnail
+from visionguard.gallery import Brand
 from visionguard.errors import GalleryError, IndexLoadError, VisionGuardError
 from visionguard.models import DEFAULT_MODEL, create_model
 
@@ -335,3 +339,31 @@ def test_index_add_brings_in_new_images_without_a_rebuild(gallery_dir, tmp_path)
     assert scanner.scan_image(logo).brand == "puma"
     assert add_to_index(partial, index_dir)[1] == 0  # nothing new: nothing added
     assert not list(tmp_path.glob("index.*"))  # no staging or retired folder left behind
+
+
+def _mapped_files() -> set[str]:
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        return {line.split(maxsplit=5)[5].strip() for line in maps if len(line.split(maxsplit=5)) == 6}
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("exact_limit", [100_000, 1_000])
+def test_both_search_structures_are_memory_mapped(tmp_path, exact_limit):
+    """An exact index (below EXACT_LIMIT: most galleries) was read into each process's memory
+    (a 90k-image index: +132 MB per process) while README said indexes are memory-mapped."""
+    from visionguard.index import vector_index
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(3_000, 32)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for name in ("vectors.faiss", "products.faiss"):
+        faiss.write_index(vector_index(vectors, exact_limit=exact_limit), str(tmp_path / name))
+    brand = Brand("acme", "Acme")
+    meta = {"format_version": 2, "model": {"name": "m", "checksum": "0" * 64, "dim": 32, "product_dim": 32},
+            "brands": {"acme": brand.to_dict()}, "images": [{"path": f"acme/{i}.png", "brand": "acme"} for i in range(3_000)]}
+    (tmp_path / "index.json").write_text(json.dumps(meta))
+    index = GalleryIndex.load(tmp_path)
+    mapped = _mapped_files()
+    assert {str(tmp_path / "vectors.faiss"), str(tmp_path / "products.faiss")} <= mapped
+    _, ids = index.search(vectors[:50], 1)
+    assert np.mean(ids[:, 0] == np.arange(50)) >= 0.9

@@ -118,8 +118,10 @@ class GalleryIndex:
                     f"index '{folder}' has format version {meta.get('format_version')}, "
                     f"this VisionGuard reads version {FORMAT_VERSION}; rebuild it"
                 )
-            # memory-mapped: pages are shared by worker processes and loaded as searched
-            flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+            # memory-mapped: pages are shared by worker processes and loaded as searched. MMAP_IFC
+            # maps both structures (an exact index's vectors and IVF lists); IO_FLAG_MMAP alone
+            # left an exact index (below EXACT_LIMIT) read into each process's own memory
+            flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if mmap else 0
             vectors = faiss.read_index(str(vectors_path), flags)
             products = faiss.read_index(str(products_path), flags)
             images = meta["images"]
