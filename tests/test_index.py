@@ -367,3 +367,58 @@ def test_both_search_structures_are_memory_mapped(tmp_path, exact_limit):
     assert {str(tmp_path / "vectors.faiss"), str(tmp_path / "products.faiss")} <= mapped
     _, ids = index.search(vectors[:50], 1)
     assert np.mean(ids[:, 0] == np.arange(50)) >= 0.9
+
+
+_READ_ALL = """
+import sys
+import numpy as np
+from visionguard import GalleryIndex
+index = GalleryIndex.load(sys.argv[1])
+print(len(index), flush=True)
+sys.stdin.readline()  # the index is rebuilt meanwhile
+rows = [index.keypoints[k] for k in range(len(index))]
+scores, _ = index.search(index.vectors.reconstruct_n(0, len(index)), 1)
+print(len(rows), flush=True)
+"""
+
+
+def test_rebuilding_an_index_does_not_crash_a_scan_that_has_it_loaded(index_dir, tmp_path):
+    """`index build --out` an existing index rewrote its files in place: a scan (or a Ray
+    worker) with the old files memory-mapped died of a bus error on its next read."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "index"
+    shutil.copytree(index_dir, target)
+    reader = subprocess.Popen([sys.executable, "-c", _READ_ALL, str(target)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    size = int(reader.stdout.readline())
+    build_index(_gallery(tmp_path, {"acme": 1}), target, read_logo_text=False)
+    out, err = reader.communicate("\n", timeout=60)
+    assert reader.returncode == 0, err[-500:]
+    assert int(out) == size  # the old index, read whole, while the new one is in place
+    assert len(GalleryIndex.load(target)) == 1 and not list(tmp_path.glob("index.*"))
+
+
+def test_a_rebuild_that_fails_midway_leaves_the_old_index(index_dir, tmp_path, monkeypatch):
+    """A full disk (or a kill) while the new index is written: the old one stays whole, not
+    half old, half new."""
+    target = tmp_path / "index"
+    shutil.copytree(index_dir, target)
+    size = len(GalleryIndex.load(target))
+
+    def full_disk(self, folder):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("visionguard.verify.KeypointStore.save", full_disk)
+    with pytest.raises(GalleryError, match="No space left on device"):
+        build_index(_gallery(tmp_path, {"acme": 1}), target, read_logo_text=False)
+    assert len(GalleryIndex.load(target)) == size and not list(tmp_path.glob("index.*"))
+
+
+def test_build_into_a_folder_of_other_files_keeps_them(tmp_path):
+    out = tmp_path / "work"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    build_index(_gallery(tmp_path, {"acme": 1}), out, read_logo_text=False)
+    assert (out / "notes.txt").read_text() == "mine" and len(GalleryIndex.load(out)) == 1

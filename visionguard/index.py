@@ -9,6 +9,8 @@ them falls back to the embedding alone). No pickle anywhere: a user may hand us 
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -212,8 +214,14 @@ def build_index(
         photo_like=found.photo_like,
         logo_text=found.logo_text,
     )
+    out = Path(out_dir)
     try:
-        index.save(out_dir)
+        if out.is_dir() and (out / META_FILE).exists() or not out.exists() or not any(out.iterdir()):
+            # an index (or a new, empty folder) is replaced whole: never rewritten in place under
+            # a scan that has it memory-mapped (a bus error), nor left half old, half new
+            _replace_folder(index, out)
+        else:
+            index.save(out)  # a folder that holds other files too: written into, as before
     except OSError as error:  # a full disk, a folder made read-only meanwhile
         raise GalleryError(f"cannot write the index to '{out_dir}': {error.strerror or error}") from None
     return index
@@ -381,16 +389,43 @@ def _check_writable_folder(folder: Path) -> None:
 
 
 def _replace_folder(index: GalleryIndex, folder: Path) -> None:
-    """Save next to `folder`, then swap: a crash mid-save never leaves a half-written index."""
+    """Save next to `folder`, then swap: a crash mid-save never leaves a half-written index,
+    and a scan that has the old files memory-mapped keeps reading them (files rewritten in
+    place under a mapping end that process with a bus error)."""
     folder = folder.resolve()  # `--index .` has no name to put a suffix on
     staging = folder.with_name(folder.name + ".saving")
-    retired = folder.with_name(folder.name + ".old")
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(retired, ignore_errors=True)
-    index.save(staging)
-    folder.rename(retired)
-    staging.rename(folder)
-    shutil.rmtree(retired, ignore_errors=True)
+    try:
+        index.save(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if not folder.exists():
+        staging.rename(folder)
+    elif _exchange(staging, folder):  # one atomic step: the folder is never missing
+        shutil.rmtree(staging, ignore_errors=True)
+    else:  # no RENAME_EXCHANGE (not Linux, or a file system without it): two renames
+        retired = folder.with_name(folder.name + ".old")
+        shutil.rmtree(retired, ignore_errors=True)
+        folder.rename(retired)
+        staging.rename(folder)
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(second))
 
 
 def vector_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, seed: int = 0) -> faiss.Index:
