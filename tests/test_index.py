@@ -422,3 +422,22 @@ def test_build_into_a_folder_of_other_files_keeps_them(tmp_path):
     (out / "notes.txt").write_text("mine")
     build_index(_gallery(tmp_path, {"acme": 1}), out, read_logo_text=False)
     assert (out / "notes.txt").read_text() == "mine" and len(GalleryIndex.load(out)) == 1
+
+
+def test_index_add_takes_changed_names_and_aliases_from_brands_json(tmp_path):
+    """A corrected brands.json was ignored by `index add` ("added 0 images") and scans kept
+    reporting the old display name and matching the old aliases until a full rebuild."""
+    from typer.testing import CliRunner
+
+    from visionguard.cli import app
+
+    root = _gallery(tmp_path, {"acme": 1, "zeta": 1})
+    (root / "brands.json").write_text(json.dumps({"acme": {"name": "Acme"}, "zeta": {"name": "Zeta"}}))
+    build_index(root, tmp_path / "index", read_logo_text=False)
+    (root / "brands.json").write_text(json.dumps({"acme": {"name": "ACME Corp", "aliases": ["ACM"]}}))
+    result = CliRunner().invoke(app, ["index", "add", str(root), "--index", str(tmp_path / "index"), "--no-logo-text"])
+    assert result.exit_code == 0, result.output
+    assert "added 0 images" in result.output and "names or aliases of 1 brands updated from brands.json (e.g. acme)" in result.output
+    brands = GalleryIndex.load(tmp_path / "index").brands
+    assert brands["acme"] == Brand("acme", "ACME Corp", ("ACM",))
+    assert brands["zeta"].name == "Zeta"  # not listed any more: keeps the name it was indexed with

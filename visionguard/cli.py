@@ -137,12 +137,13 @@ def index_add(
     runtime: str = typer.Option(_DEFAULT_RUNTIME, "--runtime", help=_RUNTIME_HELP),
     logo_text: bool = typer.Option(True, "--logo-text/--no-logo-text", help=_LOGO_TEXT_HELP),
 ) -> None:
-    """Add new genuine images (paths not yet in the index) without a rebuild."""
+    """Add new genuine images (paths not yet in the index) without a rebuild; brands.json's names and aliases are updated."""
     from visionguard.index import GalleryIndex, add_to_index
 
     progress = _Progress(None, "adding", enabled=True)
     try:
-        before = {item["path"] for item in GalleryIndex.load(index_dir).skipped}
+        earlier = GalleryIndex.load(index_dir)
+        before, names = {item["path"] for item in earlier.skipped}, earlier.brands
         index, added = add_to_index(gallery_dir, index_dir, model=model, batch_size=batch_size, progress=progress.update,
                                     runtime=runtime, read_logo_text=logo_text)
     except VisionGuardError as error:
@@ -154,9 +155,11 @@ def index_add(
     for item in skipped:
         typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
     _warn_photo_like([path for path in index.photo_like if path in new_paths])
+    renamed = [b for b in names if index.brands[b] != names[b]]
     typer.echo(
         f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands"
         + (f"; skipped {len(skipped)} unreadable or blank images" if skipped else "")
+        + (f"; names or aliases of {len(renamed)} brands updated from brands.json (e.g. {renamed[0]})" if renamed else "")
     )
 
 

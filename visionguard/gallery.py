@@ -35,6 +35,8 @@ class Gallery:
     root: Path
     brands: dict[str, Brand]
     images: list[tuple[str, str]] = field(default_factory=list)  # (gallery-relative path, brand id)
+    #: brand id -> its name and aliases as brands.json gives them, folder or not in this gallery
+    named: dict[str, Brand] = field(default_factory=dict)
 
 
 #: Sub-folder of a brand folder whose images are found as copies but are not logo references.
@@ -74,14 +76,18 @@ def read_gallery(root: str | os.PathLike) -> Gallery:
         )
         if not files:
             raise GalleryError(f"brand folder '{brand_dir.name}' in gallery '{root}' has no images")
-        info = overrides.get(brand_dir.name, {})
-        brands[brand_dir.name] = Brand(
-            id=brand_dir.name,
-            name=str(info.get("name") or default_display_name(brand_dir.name)),
-            aliases=tuple(str(a) for a in info.get("aliases", [])),
-        )
+        brands[brand_dir.name] = _brand(brand_dir.name, overrides.get(brand_dir.name, {}))
         images.extend((display_path(os.path.relpath(p, root)), brand_dir.name) for p in files)
-    return Gallery(root=root, brands=brands, images=images)
+    named = {brand_id: _brand(brand_id, info) for brand_id, info in overrides.items()}
+    return Gallery(root=root, brands=brands, images=images, named=named)
+
+
+def _brand(brand_id: str, info: dict) -> Brand:
+    return Brand(
+        id=brand_id,
+        name=str(info.get("name") or default_display_name(brand_id)),
+        aliases=tuple(str(a) for a in info.get("aliases", [])),
+    )
 
 
 def _read_brands_json(path: Path) -> dict[str, dict]:

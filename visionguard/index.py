@@ -237,7 +237,9 @@ def add_to_index(
     read_logo_text: bool = True,
 ) -> tuple[GalleryIndex, int]:
     """Add a gallery folder's new images (paths not yet indexed) to an existing index, without
-    a rebuild; brands new to the index are added. Returns the index and how many were added.
+    a rebuild; brands new to the index are added, and the names and aliases of the brands its
+    brands.json lists are taken from it (a brand it does not list keeps those it was indexed
+    with). Returns the index and how many were added.
     The search structure stays as built (an exact index stays exact: rebuild past ~100k)."""
     index = GalleryIndex.load(index_dir, mmap=False)
     embedder = index.open_model(model, runtime, index_dir)
@@ -260,7 +262,10 @@ def add_to_index(
     for brand_id, words in found.logo_text.items():
         index.logo_text[brand_id] = sorted(set(index.logo_text.get(brand_id, [])) | set(words))
     for brand_id, brand in gallery.brands.items():
-        index.brands.setdefault(brand_id, brand)  # a brand already indexed keeps its name and aliases
+        index.brands.setdefault(brand_id, brand)
+    for brand_id, brand in gallery.named.items():  # brands.json's names and aliases, new or changed
+        if brand_id in index.brands:
+            index.brands[brand_id] = brand
     present = set(index.brand_of)
     missing = [b for b in index.brands if b not in present]
     if missing:
