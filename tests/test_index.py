@@ -441,3 +441,24 @@ def test_index_add_takes_changed_names_and_aliases_from_brands_json(tmp_path):
     brands = GalleryIndex.load(tmp_path / "index").brands
     assert brands["acme"] == Brand("acme", "ACME Corp", ("ACM",))
     assert brands["zeta"].name == "Zeta"  # not listed any more: keeps the name it was indexed with
+
+
+def test_brands_json_key_in_other_case_is_one_clear_sentence(tmp_path):
+    """{"Nike": ...} for the folder nike was ignored: the brand was indexed as "nike" with no
+    aliases, and nothing said why its name and aliases never showed."""
+    root = _gallery(tmp_path, {"louis-vuitton": 1})
+    (root / "brands.json").write_text(json.dumps({"Louis Vuitton": {"name": "Louis Vuitton", "aliases": ["LV"]}}))
+    with pytest.raises(GalleryError, match="names brand 'Louis Vuitton', but its folder is 'louis-vuitton'"):
+        build_index(root, tmp_path / "out", read_logo_text=False)
+
+
+def test_brands_json_key_in_another_unicode_form_names_its_folder(tmp_path):
+    """A folder named on macOS is stored decomposed (e + combining accent); the brands.json
+    key typed in an editor is composed: the same name, which the brand takes."""
+    import unicodedata
+
+    folder = unicodedata.normalize("NFD", "nestlé")
+    root = _gallery(tmp_path, {folder: 1})
+    (root / "brands.json").write_text(json.dumps({unicodedata.normalize("NFC", "nestlé"): {"name": "Nestlé", "aliases": ["NESTLE"]}}))
+    index = build_index(root, tmp_path / "out", read_logo_text=False)
+    assert index.brands[folder] == Brand(folder, "Nestlé", ("NESTLE",))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def read_gallery(root: str | os.PathLike) -> Gallery:
     brand_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not brand_dirs:
         raise GalleryError(f"gallery '{root}' has no brand folders; expected GALLERY/<brand_id>/<images>")
-    overrides = _read_brands_json(root / "brands.json")
+    overrides = _match_folders(_read_brands_json(root / "brands.json"), [p.name for p in brand_dirs], root / "brands.json")
     brands: dict[str, Brand] = {}
     images: list[tuple[str, str]] = []
     for brand_dir in brand_dirs:
@@ -88,6 +89,32 @@ def _brand(brand_id: str, info: dict) -> Brand:
         name=str(info.get("name") or default_display_name(brand_id)),
         aliases=tuple(str(a) for a in info.get("aliases", [])),
     )
+
+
+def _match_folders(overrides: dict[str, dict], folders: list[str], path: Path) -> dict[str, dict]:
+    """brands.json's entries keyed by brand folder name. A key that is the folder's name in
+    another Unicode form (macOS writes file names decomposed) is that folder; one that differs
+    from a folder only in case, spaces, - or _ is a mistake that would leave the brand with its
+    folder name as display name and no aliases, silently: one sentence."""
+    by_form = {unicodedata.normalize("NFC", name): name for name in folders}
+    loose = {_loose(name): name for name in folders}
+    matched: dict[str, dict] = {}
+    for key, info in overrides.items():
+        folder = key if key in folders else by_form.get(unicodedata.normalize("NFC", key))
+        if folder is not None:
+            matched[folder] = info
+        elif _loose(key) in loose:
+            raise GalleryError(
+                f"'{path}' names brand '{key}', but its folder is '{loose[_loose(key)]}': brands.json's keys are "
+                "the brand folders' names, letter for letter"
+            )
+        else:
+            matched[key] = info  # a brand not in this gallery (a new-images folder for `index add`)
+    return matched
+
+
+def _loose(name: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFC", name).casefold() if c not in " -_")
 
 
 def _read_brands_json(path: Path) -> dict[str, dict]:
