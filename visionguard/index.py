@@ -240,7 +240,7 @@ def add_to_index(
     a rebuild; brands new to the index are added, and the names and aliases of the brands its
     brands.json lists are taken from it (a brand it does not list keeps those it was indexed
     with). Returns the index and how many were added.
-    The search structure stays as built (an exact index stays exact: rebuild past ~100k)."""
+    The search structure follows the size as a build's would (`grow_index`), without re-embedding."""
     index = GalleryIndex.load(index_dir, mmap=False)
     embedder = index.open_model(model, runtime, index_dir)
     gallery = read_gallery(gallery_dir)
@@ -250,8 +250,8 @@ def add_to_index(
     reader = _LogoTextReader() if read_logo_text else None
     found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"), reader)
     if found.paths:
-        index.vectors.add(found.logos)
-        index.products.add(found.products)
+        index.vectors = grow_index(index.vectors, found.logos)
+        index.products = grow_index(index.products, found.products)
         if index.keypoints is not None:
             index.keypoints = index.keypoints.extended(found.keypoints)
     index.paths += found.paths
@@ -442,8 +442,7 @@ def vector_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, seed: int 
         index = faiss.IndexFlatIP(dim)
         index.add(vectors)
         return index
-    # ~sqrt(n) lists: k-means training stays minutes on a 2-core CPU even at 1280 dimensions
-    lists = int(2 ** round(np.log2(np.sqrt(count))))
+    lists = _lists_for(count)
     index = faiss.IndexIVFScalarQuantizer(
         faiss.IndexFlatIP(dim), dim, lists, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
@@ -452,6 +451,39 @@ def vector_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, seed: int 
     index.add(vectors)
     index.nprobe, _ = tune_nprobe(index, vectors, rng)
     return index
+
+
+def _lists_for(count: int) -> int:
+    """~sqrt(n) lists: k-means training stays minutes on a 2-core CPU even at 1280 dimensions."""
+    return int(2 ** round(np.log2(np.sqrt(count))))
+
+
+def grow_index(structure: faiss.Index, added: np.ndarray, exact_limit: int | None = None, seed: int = 0) -> faiss.Index:
+    """`structure` with the unit vectors `added` appended (`index add`), searchable as a build
+    of the whole would be, from the vectors it holds (no re-embedding): an exact index that
+    reaches `exact_limit` becomes IVF; an IVF index gets its `nprobe` tuned again, and is
+    trained again where the vectors no longer fit its lists (sqrt(n) is another power of two,
+    or Recall@1 needs more than 4x the nprobe it had: new brands far from every list)."""
+    exact_limit = EXACT_LIMIT if exact_limit is None else exact_limit
+    before = structure.ntotal
+    structure.add(np.ascontiguousarray(added, dtype=np.float32))
+    if isinstance(structure, faiss.IndexFlat):
+        if before >= exact_limit or structure.ntotal < exact_limit:
+            return structure  # exact (an exact index over the limit was asked for: kept)
+        return vector_index(structure.reconstruct_n(0, structure.ntotal), exact_limit, seed)
+    ivf = faiss.extract_index_ivf(structure)
+    ivf.make_direct_map()
+    # the earlier rows from their 8-bit codes (close enough to train on); the new ones as they
+    # came: codes of vectors outside the range the quantizer was trained on are clipped
+    vectors = np.concatenate([structure.reconstruct_n(0, before), added]).astype(np.float32)
+    ivf.make_direct_map(False)
+    if _lists_for(len(vectors)) == ivf.nlist:
+        nprobe, previous = ivf.nprobe, ivf.nprobe
+        nprobe, recall = tune_nprobe(structure, vectors, np.random.default_rng(seed))
+        if recall >= TARGET_RECALL and nprobe <= 4 * previous:
+            ivf.nprobe = nprobe
+            return structure
+    return vector_index(vectors, exact_limit, seed)
 
 
 def tune_nprobe(index: faiss.Index, vectors: np.ndarray, rng: np.random.Generator, queries: int = 1000) -> tuple[int, float]:
