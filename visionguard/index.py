@@ -478,7 +478,7 @@ def grow_index(structure: faiss.Index, added: np.ndarray, exact_limit: int | Non
     vectors = np.concatenate([structure.reconstruct_n(0, before), added]).astype(np.float32)
     ivf.make_direct_map(False)
     if _lists_for(len(vectors)) == ivf.nlist:
-        nprobe, previous = ivf.nprobe, ivf.nprobe
+        previous = ivf.nprobe
         nprobe, recall = tune_nprobe(structure, vectors, np.random.default_rng(seed))
         if recall >= TARGET_RECALL and nprobe <= 4 * previous:
             ivf.nprobe = nprobe
