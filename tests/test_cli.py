@@ -24,7 +24,7 @@ def test_version():
     assert done.returncode == 0 and done.stdout.startswith("visionguard ")
 
 
-@pytest.mark.parametrize("command", [[], ["index"], ["index", "build"], ["index", "info"], ["scan"]])
+@pytest.mark.parametrize("command", [[], ["index"], ["index", "build"], ["index", "add"], ["index", "remove"], ["index", "info"], ["scan"]])
 def test_help_on_every_command(command):
     done = run(*command, "--help")
     assert done.returncode == 0 and "Usage" in done.stdout
@@ -130,6 +130,13 @@ def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):
     assert out.read_text().splitlines()[0].startswith("path,status,listing,error,brand")
     refused = run("scan", listings[0], "--index", index, "--out", out, "--resume")
     assert refused.returncode == 2 and "--resume needs a .jsonl results file" in refused.stderr
+
+    nothing = run("index", "remove", index)
+    assert nothing.returncode == 2 and "name what to remove" in nothing.stderr
+    unknown = run("index", "remove", index, "--brand", "Samsung")
+    assert unknown.returncode == 2 and "has no brand 'Samsung'" in unknown.stderr and "Traceback" not in unknown.stderr
+    removed = run("index", "remove", index, "--brand", "samsung")
+    assert removed.returncode == 0 and f"removed {count} images" in removed.stdout and "5 brands" in removed.stdout
 
 
 def test_unknown_ocr_detector_is_one_sentence(index_dir, listings, tmp_path):

@@ -510,3 +510,45 @@ def test_index_add_of_brands_far_from_the_ivf_lists_keeps_recall(tmp_path):
     _, truth = faiss.knn(queries, np.concatenate([old, new]), 1, metric=faiss.METRIC_INNER_PRODUCT)
     _, found = grown.search(queries, 1)
     assert np.mean(found[:, 0] == truth[:, 0]) >= TARGET_RECALL - 0.02
+
+
+def test_index_remove_takes_out_brands_and_images_without_re_embedding(index_dir, tmp_path):
+    """A brand that left, a gallery image that caused false hits: removed, and every other
+    image keeps its vector, keypoints and thumbnail (nothing is embedded again)."""
+    from visionguard.index import remove_from_index
+
+    target = tmp_path / "index"
+    shutil.copytree(index_dir, target)
+    before = GalleryIndex.load(target)
+    rows = {path: row for row, path in enumerate(before.paths)}
+    single = next(p for p, b in zip(before.paths, before.brand_of) if b == "nike" and "/products/" not in p)
+    index, removed = remove_from_index(target, brands=["puma"], paths=[single])
+    assert removed == before.brand_of.count("puma") + 1
+    loaded = GalleryIndex.load(target)
+    assert "puma" not in loaded.brands and "puma" not in loaded.brand_of and single not in loaded.paths
+    assert len(loaded) == len(before) - removed == len(loaded.paths) == len(loaded.keypoints)
+    for row, path in enumerate(loaded.paths):
+        assert np.allclose(loaded.vectors.reconstruct(row), before.vectors.reconstruct(rows[path]))
+        assert np.allclose(loaded.products.reconstruct(row), before.products.reconstruct(rows[path]))
+        assert np.array_equal(loaded.keypoints[row].descriptors, before.keypoints[rows[path]].descriptors)
+        assert np.array_equal(loaded.keypoints[row].thumbnail, before.keypoints[rows[path]].thumbnail)
+
+    with pytest.raises(GalleryError, match="has no brand 'puma'"):
+        remove_from_index(target, brands=["puma"])
+    with pytest.raises(GalleryError, match="give the path as the index holds it"):
+        remove_from_index(target, paths=["/abs/nike/logo.png"])
+    with pytest.raises(GalleryError, match="empty"):
+        remove_from_index(target, brands=list(loaded.brands))
+    assert len(GalleryIndex.load(target)) == len(loaded)  # refusals change nothing
+
+
+def test_index_remove_of_an_ivf_index_rebuilds_it_for_its_new_size(tmp_path, monkeypatch):
+    from visionguard.index import describe_search, remove_from_index
+
+    root = _gallery(tmp_path, {"acme": 3, "globex": 2})
+    monkeypatch.setattr("visionguard.index.EXACT_LIMIT", 4)
+    build_index(root, tmp_path / "index", read_logo_text=False)
+    assert describe_search(GalleryIndex.load(tmp_path / "index").vectors)["type"].startswith("IVF")
+    remove_from_index(tmp_path / "index", brands=["globex"])
+    index = GalleryIndex.load(tmp_path / "index")
+    assert describe_search(index.vectors) == {"type": "exact"} and index.brand_of == ["acme"] * 3

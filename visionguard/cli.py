@@ -163,6 +163,26 @@ def index_add(
     )
 
 
+@index_app.command("remove")
+def index_remove(
+    index_dir: Path = typer.Argument(..., help="Index folder (updated in place)."),
+    brands: list[str] = typer.Option(None, "--brand", "-b", help="Brand id to remove with all its images; repeat for more."),
+    images: list[str] = typer.Option(
+        None, "--image", help="Gallery image to remove, its path as the index holds it (e.g. nike/old_logo.png); repeat for more."
+    ),
+) -> None:
+    """Remove brands or single gallery images from an index, without re-embedding the rest."""
+    from visionguard.index import remove_from_index
+
+    if not brands and not images:
+        _fail("name what to remove: --brand BRAND_ID and/or --image BRAND_ID/FILE ('visionguard index info' lists them)")
+    try:
+        index, removed = remove_from_index(index_dir, brands=brands or (), paths=images or ())
+    except VisionGuardError as error:
+        _fail(str(error))
+    typer.echo(f"removed {removed} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands")
+
+
 def _warn_uncalibrated(model: str | None) -> None:
     """A model file whose card has no thresholds scans with generic ones (the ImageNet baseline's)."""
     if not model or not model.endswith(".safetensors"):

@@ -17,6 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Callable
 
 import cv2
@@ -274,6 +275,59 @@ def add_to_index(
     return index, len(found.paths)
 
 
+def remove_from_index(
+    index_dir: str | os.PathLike, brands: Sequence[str] = (), paths: Sequence[str] = ()
+) -> tuple[GalleryIndex, int]:
+    """Remove brands (with all their images) and single gallery images (paths as the index
+    holds them, e.g. "nike/old_logo.png") from an index, without re-embedding the rest: the
+    search structures are rebuilt from the vectors they hold, chosen by the new size as a build
+    would. Returns the index and how many images were removed."""
+    index = GalleryIndex.load(index_dir, mmap=False)
+    unknown = [b for b in brands if b not in index.brands]
+    if unknown:
+        raise GalleryError(f"index '{index_dir}' has no brand '{unknown[0]}'; 'visionguard index info' lists its brands")
+    indexed = set(index.paths)
+    missing = [p for p in paths if p not in indexed]
+    if missing:
+        raise GalleryError(
+            f"index '{index_dir}' has no image '{missing[0]}'; give the path as the index holds it, relative to "
+            f"the gallery (e.g. '{index.paths[0]}')"
+        )
+    drop_brands, drop_paths = set(brands), set(paths)
+    keep = np.array([b not in drop_brands and p not in drop_paths for p, b in zip(index.paths, index.brand_of)], bool)
+    if not keep.any():
+        raise GalleryError(f"that would leave index '{index_dir}' empty: build a new one instead")
+    removed = int((~keep).sum())
+    if removed:
+        index.vectors = vector_index(stored_vectors(index.vectors)[keep])
+        index.products = vector_index(stored_vectors(index.products)[keep])
+        if index.keypoints is not None:
+            index.keypoints = index.keypoints.subset(keep)
+        index.paths = [p for p, k in zip(index.paths, keep) if k]
+        index.brand_of = [b for b, k in zip(index.brand_of, keep) if k]
+    left, kept_paths = set(index.brand_of), set(index.paths)
+    for brand_id in [b for b in index.brands if b not in left]:  # named, or emptied image by image
+        del index.brands[brand_id]
+        index.logo_text.pop(brand_id, None)
+    index.photo_like = [p for p in index.photo_like if p in kept_paths]
+    index.skipped = [item for item in index.skipped
+                     if item["path"] not in drop_paths and item["path"].split("/", 1)[0] not in drop_brands]
+    _replace_folder(index, Path(index_dir))
+    return index, removed
+
+
+def stored_vectors(structure: faiss.Index) -> np.ndarray:
+    """Every row of a flat or IVF index, in row order (IVF: decoded from its 8-bit codes)."""
+    if isinstance(structure, faiss.IndexFlat):
+        return structure.reconstruct_n(0, structure.ntotal)
+    ivf = faiss.extract_index_ivf(structure)
+    ivf.make_direct_map()
+    try:
+        return structure.reconstruct_n(0, structure.ntotal)
+    finally:
+        ivf.make_direct_map(False)
+
+
 @dataclass
 class _Embedded:
     logos: np.ndarray
@@ -402,8 +456,10 @@ def _replace_folder(index: GalleryIndex, folder: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     try:
         index.save(staging)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, OSError):  # a full disk, a folder made read-only meanwhile: the old index stands
+            raise GalleryError(f"cannot write the index to '{folder}': {error.strerror or error}") from None
         raise
     if not folder.exists():
         staging.rename(folder)
@@ -433,10 +489,11 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(error, os.strerror(error), str(second))
 
 
-def vector_index(vectors: np.ndarray, exact_limit: int = EXACT_LIMIT, seed: int = 0) -> faiss.Index:
+def vector_index(vectors: np.ndarray, exact_limit: int | None = None, seed: int = 0) -> faiss.Index:
     """A FAISS inner-product index over unit `vectors`, chosen by size: exact below
-    `exact_limit`; above, IVF with 8-bit scalar codes (a quarter of the memory) and `nprobe`
-    tuned on the data itself until Recall@1 against exact search reaches `TARGET_RECALL`."""
+    `exact_limit` (`EXACT_LIMIT`); above, IVF with 8-bit scalar codes (a quarter of the memory)
+    and `nprobe` tuned on the data itself until Recall@1 against exact search reaches `TARGET_RECALL`."""
+    exact_limit = EXACT_LIMIT if exact_limit is None else exact_limit
     count, dim = vectors.shape
     if count < exact_limit:
         index = faiss.IndexFlatIP(dim)
@@ -472,11 +529,9 @@ def grow_index(structure: faiss.Index, added: np.ndarray, exact_limit: int | Non
             return structure  # exact (an exact index over the limit was asked for: kept)
         return vector_index(structure.reconstruct_n(0, structure.ntotal), exact_limit, seed)
     ivf = faiss.extract_index_ivf(structure)
-    ivf.make_direct_map()
     # the earlier rows from their 8-bit codes (close enough to train on); the new ones as they
     # came: codes of vectors outside the range the quantizer was trained on are clipped
-    vectors = np.concatenate([structure.reconstruct_n(0, before), added]).astype(np.float32)
-    ivf.make_direct_map(False)
+    vectors = np.concatenate([stored_vectors(structure)[:before], added]).astype(np.float32)
     if _lists_for(len(vectors)) == ivf.nlist:
         previous = ivf.nprobe
         nprobe, recall = tune_nprobe(structure, vectors, np.random.default_rng(seed))

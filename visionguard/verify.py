@@ -302,6 +302,15 @@ class KeypointStore:
             thumbnails,
         )
 
+    def subset(self, keep: np.ndarray) -> "KeypointStore":
+        """The store of the images where the boolean mask `keep` is set (`visionguard index remove`)."""
+        counts = np.diff(self.offsets)
+        rows = np.repeat(keep, counts)  # one flag per keypoint
+        offsets = np.zeros(int(keep.sum()) + 1, np.int64)
+        offsets[1:] = np.cumsum(counts[keep])
+        thumbnails = None if self.thumbnails is None else np.asarray(self.thumbnails)[keep]
+        return KeypointStore(np.asarray(self.points)[rows], np.asarray(self.descriptors)[rows], offsets, thumbnails)
+
     def save(self, folder) -> None:
         for name, array in zip(self.FILES, (self.points, self.descriptors, self.offsets)):
             np.save(folder / name, array, allow_pickle=False)
