@@ -197,7 +197,8 @@ def test_ctrl_c_says_where_the_results_are_and_how_to_finish(inputs, index_dir, 
                                          ("results-00000.jsonl", ("--shard-size", "4"))])
 def test_a_full_disk_is_one_sentence_not_a_traceback(listings, index_dir, tmp_path, name, extra):
     """No space left while writing: exit 2 with one line that says what was kept and how to go on."""
-    (tmp_path / name).symlink_to("/dev/full")  # every write fails with ENOSPC
+    written = name + ".partial" if name.endswith(".parquet") else name  # Parquet is renamed into place when closed
+    (tmp_path / written).symlink_to("/dev/full")  # every write fails with ENOSPC
     out = tmp_path / ("results.jsonl" if extra else name)
     done = subprocess.run(_scan_command(listings[0], index_dir, out, *extra), capture_output=True, text=True, timeout=600)
     assert done.returncode == 2, done.stderr
@@ -228,3 +229,23 @@ def test_a_sink_that_cannot_write_raises_one_error(tmp_path, monkeypatch):
             sink.write(ScanResult(path="a.jpg"))
             monkeypatch.setattr(sink._writer, "write_table", full)  # rows are written when the file closes
     assert caught.value.__suppress_context__
+
+
+def test_a_killed_parquet_scan_leaves_the_earlier_results_whole(tmp_path):
+    """Parquet is readable only once closed: it is written beside OUT and renamed on closing, so
+    a scan killed midway (no close) leaves the earlier OUT as it was, not an unreadable stub."""
+    import pyarrow.parquet as pq
+
+    from visionguard.results import ScanResult
+    from visionguard.sinks import ParquetSink
+
+    out = tmp_path / "r.parquet"
+    with ParquetSink(out) as sink:
+        sink.write(ScanResult(path="earlier.jpg"))
+    killed = ParquetSink(out).__enter__()  # never closed, as after kill -9
+    killed.write(ScanResult(path="new.jpg"))
+    killed._flush()
+    assert pq.read_table(out).column("path").to_pylist() == ["earlier.jpg"]
+    assert (tmp_path / "r.parquet.partial").exists()
+    killed.__exit__(None, None, None)
+    assert pq.read_table(out).column("path").to_pylist() == ["new.jpg"] and not (tmp_path / "r.parquet.partial").exists()

@@ -142,7 +142,8 @@ class CsvSink(_TextSink):
 class ParquetSink(Sink):
     """Columnar results for analytics (pyarrow): typed scalar columns, nested fields as JSON
     text; written in row groups of `rows_per_group`, so memory stays flat. A Parquet file is
-    only complete once closed: `--resume` needs JSONL."""
+    only readable once closed, so it is written as `OUT.partial` and renamed when the sink
+    closes (Ctrl-C included): a killed scan leaves an earlier OUT as it was. `--resume` needs JSONL."""
 
     rows_per_group = 2048
 
@@ -155,7 +156,8 @@ class ParquetSink(Sink):
         types = {"brand_score": pa.float64(), "duplicate_score": pa.float64(), "risk": pa.float64(),
                  "duplicate_keypoints": pa.int64(), "duplicate_agreement": pa.float64(), "width": pa.int64(), "height": pa.int64()}
         self._schema = pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
-        self._writer = pq.ParquetWriter(str(self.path), self._schema)
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._writer = pq.ParquetWriter(str(self._partial), self._schema)
         self._rows: list[list[Any]] = []
 
     def _write_row(self, row: dict[str, Any]) -> None:
@@ -175,6 +177,7 @@ class ParquetSink(Sink):
         if getattr(self, "_writer", None):
             self._flush()
             self._writer.close()
+            os.replace(self._partial, self.path)
 
 
 SINKS: dict[str, type[Sink]] = {".jsonl": JsonlSink, ".csv": CsvSink, ".parquet": ParquetSink}
