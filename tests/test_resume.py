@@ -249,3 +249,25 @@ def test_a_killed_parquet_scan_leaves_the_earlier_results_whole(tmp_path):
     assert (tmp_path / "r.parquet.partial").exists()
     killed.__exit__(None, None, None)
     assert pq.read_table(out).column("path").to_pylist() == ["new.jpg"] and not (tmp_path / "r.parquet.partial").exists()
+
+
+def test_resume_with_another_index_or_options_is_refused(listings, index_dir, tmp_path):
+    """The settings a .jsonl scan ran with are kept beside it (OUT.scan.json): a --resume with
+    OCR on where the interrupted scan had it off, or with another index, would mix verdicts."""
+    folder, _ = listings
+    out = tmp_path / "r.jsonl"
+    command = [*CLI, "scan", str(folder), "--index", str(index_dir), "--out", str(out), "--no-summary"]
+    subprocess.run([*command, "--no-ocr"], check=True, capture_output=True, timeout=600)
+    assert json.loads((tmp_path / "r.jsonl.scan.json").read_text())["ocr"] is False
+    count = len(out.read_text().splitlines())
+    out.write_text(out.read_text().splitlines(keepends=True)[0])  # as if stopped after the first line
+    other_index = tmp_path / "other-index"
+    shutil.copytree(index_dir, other_index)
+    for extra, changed in [((), "ocr False, now True"), (("--no-ocr", "--small-logos"), "small_logos False, now True"),
+                           (("--no-ocr", "--index", str(other_index)), "index ")]:
+        done = subprocess.run([*command, "--resume", *extra], capture_output=True, text=True, timeout=600)
+        assert done.returncode == 2 and "cannot resume: the results in" in done.stderr and changed in done.stderr, done.stderr
+        assert len(out.read_text().splitlines()) == 1
+    done = subprocess.run([*command, "--resume", "--no-ocr", "--workers", "1"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr  # how the work is spread is not a setting
+    assert len(out.read_text().splitlines()) == count

@@ -347,6 +347,7 @@ def scan(
             ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, ocr_side=ocr_side or None, text_cells=text_cells, batch_size=batch_size,
             ocr_alternatives=ocr_alternatives, small_logos=small_logos, refine=refine, device=device, precision=precision,
         )
+        _keep_settings(out, _scan_settings(index, model, runtime, options), resume)
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
             scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
@@ -461,6 +462,50 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple
         resumable = " (--resume would continue it)" if out.suffix.lower() == ".jsonl" else ""  # it reads back JSONL only
         typer.echo(f"replacing {what} of an earlier scan in '{out}'{resumable}", err=True)
     return total, done, earlier if shard_size else []
+
+
+def _scan_settings(index: Path, model: str | None, runtime: str, options: dict) -> dict:
+    """What a scan's verdicts depend on: the index as built, the model and the options (not
+    how the work is spread: workers, batch size, engine)."""
+    try:
+        meta = json.loads((index / "index.json").read_text(encoding="utf-8"))
+        built = {"index_created": meta.get("created"), "index_images": meta.get("count")}
+    except (OSError, ValueError, AttributeError):
+        built = {}  # loading the index says what is wrong with it
+    chosen = {key: value for key, value in options.items() if key != "batch_size"}
+    return {"index": str(index.resolve()), **built, "model": model, "runtime": runtime, **chosen}
+
+
+def _settings_file(out: Path) -> Path:
+    return out.with_name(out.name + ".scan.json")
+
+
+def _keep_settings(out: Path, settings: dict, resume: bool) -> None:
+    """Beside a .jsonl results file (the one --resume reads), the settings it was scanned
+    with: --resume with another index or other options would mix two kinds of verdicts in one
+    file without a word, so it is refused."""
+    if out.suffix.lower() != ".jsonl":
+        return
+    record = _settings_file(out)
+    if resume:
+        try:
+            earlier = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            earlier = None  # a scan from before settings were kept, or a damaged record: nothing to compare
+        if isinstance(earlier, dict):
+            changed = [f"{key} {earlier.get(key)!r}, now {settings.get(key)!r}"
+                       for key in sorted(set(earlier) | set(settings)) if earlier.get(key) != settings.get(key)]
+            if changed:
+                raise VisionGuardError(
+                    f"cannot resume: the results in '{out}' were scanned with other settings ({'; '.join(changed[:3])}"
+                    f"{'; ...' if len(changed) > 3 else ''}): resume with the interrupted scan's index and options, "
+                    f"or scan to a new --out (deleting '{record.name}' resumes anyway, mixing the two)"
+                )
+            return
+    try:
+        record.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise VisionGuardError(f"cannot write results to '{out}': {error.strerror or error}") from None
 
 
 def _results_named(out: Path, shard_size: int) -> str:
