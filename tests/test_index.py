@@ -337,7 +337,9 @@ def test_index_add_brings_in_new_images_without_a_rebuild(gallery_dir, tmp_path)
     scanner = Scanner.load(index_dir, ocr=False)
     logo = next(p for p in sorted((gallery_dir / "puma").iterdir()) if p.suffix == ".png")
     assert scanner.scan_image(logo).brand == "puma"
-    assert add_to_index(partial, index_dir)[1] == 0  # nothing new: nothing added
+    written = (index_dir / "index.json").stat().st_mtime_ns
+    assert add_to_index(partial, index_dir)[1] == 0  # nothing new: nothing added,
+    assert (index_dir / "index.json").stat().st_mtime_ns == written  # and the index is not rewritten
     assert not list(tmp_path.glob("index.*"))  # no staging or retired folder left behind
 
 

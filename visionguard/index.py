@@ -245,6 +245,7 @@ def add_to_index(
     index = GalleryIndex.load(index_dir, mmap=False)
     embedder = index.open_model(model, runtime, index_dir)
     gallery = read_gallery(gallery_dir)
+    unchanged = (dict(index.brands), list(index.skipped))
     known = set(index.paths)
     gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]
     # framed as the index's other logos were (an index built before framing has no margin recorded)
@@ -271,7 +272,8 @@ def add_to_index(
     missing = [b for b in index.brands if b not in present]
     if missing:
         raise GalleryError(f"brand folder '{missing[0]}' in gallery '{gallery_dir}' has no usable image (unreadable or blank)")
-    _replace_folder(index, Path(index_dir))
+    if found.paths or (index.brands, index.skipped) != unchanged:  # nothing new: a large index is not rewritten
+        _replace_folder(index, Path(index_dir))
     return index, len(found.paths)
 
 
