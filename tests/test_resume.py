@@ -271,3 +271,20 @@ def test_resume_with_another_index_or_options_is_refused(listings, index_dir, tm
     done = subprocess.run([*command, "--resume", "--no-ocr", "--workers", "1"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr  # how the work is spread is not a setting
     assert len(out.read_text().splitlines()) == count
+
+
+def test_resume_is_not_refused_for_the_same_model_spelled_another_way(index_dir, tmp_path):
+    """The index fixes the model (a scan refuses any other): the interrupted scan without
+    --model and a --resume naming it, or its weights by a relative and then an absolute path,
+    are the same settings, not "cannot resume"."""
+    from visionguard.cli import _keep_settings, _scan_settings
+    from visionguard.models import DEFAULT_MODEL
+
+    out = tmp_path / "r.jsonl"
+    options = {"ocr": True, "batch_size": 8}
+    spellings = [None, DEFAULT_MODEL, f"models/{DEFAULT_MODEL}.safetensors", str(tmp_path / f"{DEFAULT_MODEL}.safetensors")]
+    _keep_settings(out, _scan_settings(index_dir, spellings[0], "openvino", options), resume=False)
+    for model in spellings[1:]:
+        _keep_settings(out, _scan_settings(index_dir, model, "openvino", options), resume=True)  # not refused
+    with pytest.raises(VisionGuardError, match="runtime 'openvino', now 'onnx'"):
+        _keep_settings(out, _scan_settings(index_dir, None, "onnx", options), resume=True)

@@ -470,6 +470,11 @@ def _scan_settings(index: Path, model: str | None, runtime: str, options: dict) 
     try:
         meta = json.loads((index / "index.json").read_text(encoding="utf-8"))
         built = {"index_created": meta.get("created"), "index_images": meta.get("count")}
+        indexed = meta.get("model") if isinstance(meta.get("model"), dict) else {}
+        if indexed.get("name") and indexed.get("checksum"):
+            # the scan runs the index's own model (Scanner.load refuses any other), however --model
+            # spells it: left out, by name, or its .safetensors by a relative or an absolute path
+            model = f"{indexed['name']} ({str(indexed['checksum'])[:12]})"
     except (OSError, ValueError, AttributeError):
         built = {}  # loading the index says what is wrong with it
     chosen = {key: value for key, value in options.items() if key != "batch_size"}
