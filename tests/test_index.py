@@ -554,3 +554,25 @@ def test_index_remove_of_an_ivf_index_rebuilds_it_for_its_new_size(tmp_path, mon
     remove_from_index(tmp_path / "index", brands=["globex"])
     index = GalleryIndex.load(tmp_path / "index")
     assert describe_search(index.vectors) == {"type": "exact"} and index.brand_of == ["acme"] * 3
+
+
+def test_a_load_while_another_index_is_swapped_in_reads_one_index_whole(tmp_path, monkeypatch):
+    """`index build`/`add`/`remove` swap a new folder in while a scan (or a Ray worker) may be
+    opening the old one file by file: it got the old index.json with the new vectors (here the
+    same size, so every row silently named the old brands)."""
+    from visionguard.index import _replace_folder
+
+    build_index(_gallery(tmp_path / "a", {"acme": 2}), tmp_path / "index", read_logo_text=False)
+    new = build_index(_gallery(tmp_path / "b", {"acme": 1, "zeta": 1}), tmp_path / "new", read_logo_text=False)
+    read_index, swapped = faiss.read_index, []
+
+    def swap_first(path, flags=0):
+        if not swapped:  # between reading index.json and the vectors
+            swapped.append(path)
+            _replace_folder(GalleryIndex.load(tmp_path / "new", mmap=False), tmp_path / "index")
+        return read_index(path, flags)
+
+    monkeypatch.setattr(faiss, "read_index", swap_first)
+    loaded = GalleryIndex.load(tmp_path / "index")
+    assert swapped and loaded.brand_of == new.brand_of == ["acme", "zeta"]
+    assert np.allclose(loaded.vectors.reconstruct_n(0, 2), new.vectors.reconstruct_n(0, 2))

@@ -100,8 +100,27 @@ class GalleryIndex:
 
     @classmethod
     def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "GalleryIndex":
-        """Open an index folder; `mmap` maps the vectors instead of reading them (read-only)."""
+        """Open an index folder; `mmap` maps the vectors instead of reading them (read-only).
+
+        Its files are opened one by one: an `index add`, `remove` or `build` that swaps a new
+        folder in meanwhile (`_replace_folder`) would give the old metadata with the new vectors
+        (wrong brands for every row, or "inconsistent"). The folder is a new directory after a
+        swap, so a load that saw it change is done again."""
         folder = Path(folder)
+        for _ in range(5):
+            seen = _identity(folder)
+            try:
+                index = cls._read(folder, mmap)
+            except IndexLoadError:
+                if _identity(folder) == seen:
+                    raise
+                continue
+            if _identity(folder) == seen:
+                return index
+        return cls._read(folder, mmap)
+
+    @classmethod
+    def _read(cls, folder: Path, mmap: bool) -> "GalleryIndex":
         if folder.is_file():
             raise IndexLoadError(f"'{folder}' is a file, not an index folder; build one with 'visionguard index build'")
         if not folder.is_dir():
@@ -180,6 +199,15 @@ class GalleryIndex:
                 f"(checksum {str(built.get('checksum'))[:12]}), not '{model.name}' "
                 f"(checksum {model.checksum[:12]}); rebuild the index with this model"
             )
+
+
+def _identity(folder: Path) -> tuple[int, int] | None:
+    """Which directory `folder` names now (a swapped-in index is another one)."""
+    try:
+        stat = os.stat(folder)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def build_index(
