@@ -576,3 +576,41 @@ def test_a_load_while_another_index_is_swapped_in_reads_one_index_whole(tmp_path
     loaded = GalleryIndex.load(tmp_path / "index")
     assert swapped and loaded.brand_of == new.brand_of == ["acme", "zeta"]
     assert np.allclose(loaded.vectors.reconstruct_n(0, 2), new.vectors.reconstruct_n(0, 2))
+
+
+def _mount_point(monkeypatch, folder):
+    """`folder` as a Docker volume is: a mount point, which rename and renameat2 refuse (EBUSY)."""
+    import errno
+    import os
+
+    is_mount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path).resolve() == folder.resolve() or is_mount(path))
+
+    def busy(first, second):
+        raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(second))
+
+    monkeypatch.setattr("visionguard.index._exchange", busy)
+
+
+def test_build_into_a_mount_point_writes_the_index_in_place(tmp_path, monkeypatch):
+    """`index build --out /index` with /index a Docker volume: written into, as before the swap
+    came in (the swap failed with EBUSY after the whole gallery was embedded)."""
+    root = _gallery(tmp_path, {"acme": 2})
+    out = tmp_path / "volume"
+    out.mkdir()
+    _mount_point(monkeypatch, out)
+    build_index(root, out, read_logo_text=False)
+    build_index(root, out, read_logo_text=False)  # over the index it holds
+    assert len(GalleryIndex.load(out)) == 2 and not list(tmp_path.glob("volume.*"))
+
+
+def test_a_swap_that_fails_is_one_sentence_and_leaves_the_old_index(tmp_path, monkeypatch):
+    """index add/remove on a mount point: the exchange fails; one GalleryError (the CLI's
+    'error:' line, not a traceback), the old index whole and no INDEX.saving left beside it."""
+    from visionguard.index import remove_from_index
+
+    build_index(_gallery(tmp_path, {"acme": 2}), tmp_path / "index", read_logo_text=False)
+    _mount_point(monkeypatch, tmp_path / "index")
+    with pytest.raises(GalleryError, match="cannot swap the new index in .*mount point.*busy"):
+        remove_from_index(tmp_path / "index", paths=["acme/0.png"])
+    assert len(GalleryIndex.load(tmp_path / "index")) == 2 and not list(tmp_path.glob("index.*"))

@@ -245,12 +245,14 @@ def build_index(
     )
     out = Path(out_dir)
     try:
-        if out.is_dir() and (out / META_FILE).exists() or not out.exists() or not any(out.iterdir()):
+        if (out.is_dir() and (out / META_FILE).exists() or not out.exists() or not any(out.iterdir())) and _swappable(out):
             # an index (or a new, empty folder) is replaced whole: never rewritten in place under
             # a scan that has it memory-mapped (a bus error), nor left half old, half new
             _replace_folder(index, out)
         else:
-            index.save(out)  # a folder that holds other files too: written into, as before
+            # a folder that holds other files too, or one that cannot be swapped (a mount point,
+            # such as a Docker volume, or a parent folder not ours): written into, as before
+            index.save(out)
     except OSError as error:  # a full disk, a folder made read-only meanwhile
         raise GalleryError(f"cannot write the index to '{out_dir}': {error.strerror or error}") from None
     return index
@@ -491,16 +493,28 @@ def _replace_folder(index: GalleryIndex, folder: Path) -> None:
         if isinstance(error, OSError):  # a full disk, a folder made read-only meanwhile: the old index stands
             raise GalleryError(f"cannot write the index to '{folder}': {error.strerror or error}") from None
         raise
-    if not folder.exists():
-        staging.rename(folder)
-    elif _exchange(staging, folder):  # one atomic step: the folder is never missing
+    try:
+        if not folder.exists():
+            staging.rename(folder)
+        elif _exchange(staging, folder):  # one atomic step: the folder is never missing
+            shutil.rmtree(staging, ignore_errors=True)
+        else:  # no RENAME_EXCHANGE (not Linux, or a file system without it): two renames
+            retired = folder.with_name(folder.name + ".old")
+            shutil.rmtree(retired, ignore_errors=True)
+            folder.rename(retired)
+            staging.rename(folder)
+            shutil.rmtree(retired, ignore_errors=True)
+    except OSError as error:  # a mount point (EBUSY, EXDEV): the old index stands, no copy is left beside it
         shutil.rmtree(staging, ignore_errors=True)
-    else:  # no RENAME_EXCHANGE (not Linux, or a file system without it): two renames
-        retired = folder.with_name(folder.name + ".old")
-        shutil.rmtree(retired, ignore_errors=True)
-        folder.rename(retired)
-        staging.rename(folder)
-        shutil.rmtree(retired, ignore_errors=True)
+        where = " (it is a mount point: mount the folder above it instead)" if os.path.ismount(folder) else ""
+        raise GalleryError(f"cannot swap the new index in for '{folder}'{where}: {error.strerror or error}") from None
+
+
+def _swappable(folder: Path) -> bool:
+    """Whether a new index written beside `folder` can be swapped in: not where `folder` is a
+    mount point (a Docker volume: EBUSY) or its parent folder is not writable."""
+    folder = folder.resolve()
+    return not os.path.ismount(folder) and os.access(folder.parent, os.W_OK)
 
 
 def _exchange(first: Path, second: Path) -> bool:
