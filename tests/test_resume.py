@@ -288,3 +288,21 @@ def test_resume_is_not_refused_for_the_same_model_spelled_another_way(index_dir,
         _keep_settings(out, _scan_settings(index_dir, model, "openvino", options), resume=True)  # not refused
     with pytest.raises(VisionGuardError, match="runtime 'openvino', now 'onnx'"):
         _keep_settings(out, _scan_settings(index_dir, None, "onnx", options), resume=True)
+
+
+def test_a_scan_stopped_before_it_writes_keeps_the_earlier_scans_settings(listings, index_dir, tmp_path):
+    """A new scan into OUT that stops before it starts writing (a wrong --model, Ctrl-C while
+    the model loads) leaves OUT with the earlier scan's results: its settings record must stay
+    theirs, or a --resume with the new settings mixes the two without a word."""
+    from typer.testing import CliRunner
+
+    from visionguard.cli import app
+
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"path": "earlier.jpg"}\n')
+    record = tmp_path / "r.jsonl.scan.json"
+    record.write_text(json.dumps({"ocr": False}) + "\n")
+    done = CliRunner().invoke(app, ["scan", str(listings[0]), "--index", str(index_dir), "--out", str(out),
+                                    "--model", "no-such-model"])
+    assert done.exit_code == 2 and "unknown model" in done.output, done.output
+    assert out.read_text() == '{"path": "earlier.jpg"}\n' and json.loads(record.read_text()) == {"ocr": False}

@@ -347,7 +347,9 @@ def scan(
             ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, ocr_side=ocr_side or None, text_cells=text_cells, batch_size=batch_size,
             ocr_alternatives=ocr_alternatives, small_logos=small_logos, refine=refine, device=device, precision=precision,
         )
-        _keep_settings(out, _scan_settings(index, model, runtime, options), resume)
+        settings = _scan_settings(index, model, runtime, options)
+        if resume:
+            _keep_settings(out, settings, resume)
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
             scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
@@ -371,6 +373,8 @@ def scan(
         for shard in stale_shards:  # the new scan may write fewer: none of the old may stay beside it
             shard.unlink()
         with sink:
+            if not resume:  # now that OUT is emptied: a scan stopped before this leaves OUT and its record as they were
+                _keep_settings(out, settings, resume)
             for row in rows:
                 sink.write_row(row)
                 counts[row["status"]] += 1
