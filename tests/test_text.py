@@ -287,3 +287,18 @@ def test_second_reader_settles_typos_but_not_lookalikes():
     assert MATCHER.confirm_altered(*lookalike, genuine)[1] == lookalike[1]
     faint = MATCHER.match_tokens([OcrToken("SMSUNG", 0.9, box)])
     assert MATCHER.confirm_altered(*faint, lambda _box: ("Samsung", 0.5))[1] == faint[1]  # not sure enough
+
+
+def test_long_junk_text_is_answered_at_once():
+    """An OCR line of junk far longer than any brand name cannot be within a few edits of one;
+    its deletion neighbourhood alone used to take seconds and memory quadratic in its length
+    (a 10,000-character line: gigabytes, the scan worker killed)."""
+    import random
+    import time
+
+    rng = random.Random(3)
+    junk = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1500))
+    started = time.perf_counter()
+    assert MATCHER.match_text(junk) is None
+    assert MATCHER.match_text(".".join("NIKE" * 300)) is None
+    assert time.perf_counter() - started < 1.0

@@ -81,6 +81,10 @@ class BrandCatalog:
             if name.is_target and len(name.key) >= SHORT_NAME:
                 self._targets_by_coarse[name.coarse].append(name)
         self.target_lengths = sorted({len(k) for k in self._targets_by_coarse}, reverse=True)
+        #: No neighbourhood entry is longer: a text key longer than this plus the deletions a
+        #: lookup makes reaches no name (and its deletions alone would take memory quadratic
+        #: in its length: a 10,000-character OCR line needs gigabytes).
+        self.longest_coarse = max((len(n.coarse) for n in self.names), default=0)
 
     def _add(self, brand: str | None, name: str) -> None:
         name_key = key(name)
@@ -105,6 +109,8 @@ class BrandCatalog:
         depth = 1 if len(text_key) <= 6 else 2
         distances: dict[BrandName, int] = {}
         for variant in _sequence_variants(text_key):
+            if len(variant) - depth > self.longest_coarse:
+                continue  # every deletion of it is longer than every indexed name
             rough = coarse(variant)
             for deleted in _deletes(rough, depth):
                 for name in self._neighbourhood.get(deleted, ()):
