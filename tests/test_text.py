@@ -302,3 +302,18 @@ def test_long_junk_text_is_answered_at_once():
     assert MATCHER.match_text(junk) is None
     assert MATCHER.match_text(".".join("NIKE" * 300)) is None
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("text, brand", [("Tesla 3", "tesla"), ("Samsung 5", "samsung"), ("2 Nike", "nike"), ("Gucci A", "gucci")])
+def test_a_correct_name_beside_a_short_word_is_a_mention_not_an_insertion(text, brand):
+    """A model number or size printed after the name is a word beside it, not a letter inserted
+    into it; the same holds for two OCR boxes "NIKE" + "1" read as one run."""
+    found = MATCHER.match_text(text)
+    assert isinstance(found, BrandMention) and found.brand == brand, found
+    tokens = [OcrToken("NIKE", 0.9, (100, 100, 200, 140)), OcrToken("1", 0.9, (230, 100, 250, 140))]
+    assert MATCHER.match_tokens(tokens) == ([BrandMention("NIKE", "nike", 0.9)], [])
+    # a name with a typo beside a word, or an alias inside a longer name with a typo, still imitates
+    assert_imitation("N1KE 1", "nike", "look-alike i->1")
+    catalog = BrandCatalog([Brand("mercedes-benz", "Mercedes-Benz", ("Mercedes",))])
+    found = TextMatcher(catalog).match_text("MERCEDES-BENNZ")
+    assert isinstance(found, AlteredName) and found.changes == ["repetition of 'n'"]

@@ -99,7 +99,29 @@ class TextMatcher:
             return echo
         if key.isalpha() and word_zipf(key) >= self.honest_word_zipf:
             return None
-        return self._closest(text, key) or self._glued(text, key)
+        beside = self._names_beside_words(text, key)
+        closest = self._closest(text, key)
+        if closest is not None and beside and _insertions_only(closest):
+            # "Tesla 3": the name and a word beside it, not the name with a letter inserted
+            # (but "Mercedes-Bennz" imitates "Mercedes-Benz", though "Mercedes" is an alias)
+            for name in beside:
+                if name.brand == closest.brand and closest.changes == [e.describe() for e in align(key, name.key).edits]:
+                    return BrandMention(text, name.brand, 1.0)
+        found = closest or self._glued(text, key)
+        return found if found is not None or not beside else BrandMention(text, beside[0].brand, 1.0)
+
+    def _names_beside_words(self, text: str, key: str) -> list[BrandName]:
+        """Targets spelled correctly as the first or last whole words with other words beside
+        them ("Tesla 3", "Samsung 5", "2 Nike", "Samsung Galaxy"), longest first."""
+        gaps = separator_gaps(text)
+        if not gaps or _foreign_chars(text):
+            return []
+        found = []
+        for gap in gaps:
+            for start, end in ((0, gap), (gap, len(key))):
+                inner = {g - start for g in gaps if start < g < end}
+                found += [n for n in self.catalog.by_key(key[start:end]) if n.is_target and inner <= n.gaps]
+        return sorted(found, key=lambda n: -len(n.key))
 
     def _echo(self, text: str) -> AlteredName | None:
         """The name, a separator, and its own last letters again: "Nike-e", "XML_L", "Gltf.f"."""
@@ -252,6 +274,10 @@ _NOT_TYPOS = ("look-alike", "characters from another script", "separators", "bra
 def _any_typo(found: AlteredName) -> bool:
     """At least one change is a typo (a letter missing, extra, swapped or replaced)."""
     return any(not change.startswith(_NOT_TYPOS) for change in found.changes)
+
+
+def _insertions_only(found: AlteredName) -> bool:
+    return all(change.startswith(("insertion of", "repetition of")) for change in found.changes)
 
 
 def _typos_only(found: AlteredName) -> bool:
