@@ -313,7 +313,19 @@ def test_a_correct_name_beside_a_short_word_is_a_mention_not_an_insertion(text, 
     tokens = [OcrToken("NIKE", 0.9, (100, 100, 200, 140)), OcrToken("1", 0.9, (230, 100, 250, 140))]
     assert MATCHER.match_tokens(tokens) == ([BrandMention("NIKE", "nike", 0.9)], [])
     # a name with a typo beside a word, or an alias inside a longer name with a typo, still imitates
-    assert_imitation("N1KE 1", "nike", "look-alike i->1")
+    tokens = [OcrToken("N1KE", 0.9, (100, 100, 200, 140)), OcrToken("1", 0.9, (230, 100, 250, 140))]
+    assert [(a.text, a.brand) for a in MATCHER.match_tokens(tokens)[1]] == [("N1KE", "nike")]
     catalog = BrandCatalog([Brand("mercedes-benz", "Mercedes-Benz", ("Mercedes",))])
     found = TextMatcher(catalog).match_text("MERCEDES-BENNZ")
     assert isinstance(found, AlteredName) and found.changes == ["repetition of 'n'"]
+
+
+@pytest.mark.parametrize("text", ["at EU", "dov EU", "42 mani", "sat EU"])
+def test_typos_across_a_space_the_name_does_not_have_are_not_an_imitation(text):
+    """Neighbouring short words read as one run ("size 42 at EU") are not a one-word name with a
+    typo across the space; look-alikes across it ("ADI DA5") still are."""
+    catalog = BrandCatalog([Brand("datev", "DATEV"), Brand("dove", "Dove"), Brand("armani", "Armani"), Brand("adidas", "adidas")])
+    matcher = TextMatcher(catalog)
+    assert not isinstance(matcher.match_text(text), AlteredName), matcher.match_text(text)
+    assert isinstance(matcher.match_text("ADI DA5"), AlteredName)
+    assert_imitation("Louis Vuiton", "louis-vuitton", "omission")  # the name's own space

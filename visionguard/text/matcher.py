@@ -167,6 +167,8 @@ class TextMatcher:
         length = len(name.key)
         if alignment.typos > typo_budget(length) or alignment.lookalikes > lookalike_budget(length):
             return None
+        if alignment.typos and len(separator_gaps(text)) > len(name.gaps):
+            return None  # more words than the name has, and typos besides: "at EU" is no "DATEV"
         for distance, other in ranked:
             if distance > nearest:
                 break
