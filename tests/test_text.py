@@ -329,3 +329,38 @@ def test_typos_across_a_space_the_name_does_not_have_are_not_an_imitation(text):
     assert not isinstance(matcher.match_text(text), AlteredName), matcher.match_text(text)
     assert isinstance(matcher.match_text("ADI DA5"), AlteredName)
     assert_imitation("Louis Vuiton", "louis-vuitton", "omission")  # the name's own space
+
+
+def test_words_inside_one_ocr_box_are_matched():
+    """PP-OCR boxes whole lines: "ORIGINAL ADIBAS SHOES" comes back as one token, and its words
+    are matched as if boxed one by one (the imitation keeps the line's box)."""
+    box = (60, 280, 740, 320)
+    mentions, altered = MATCHER.match_tokens([OcrToken("ORIGINAL ADIBAS SHOES", 0.87, box)])
+    assert mentions == [] and [(a.text, a.brand, a.box) for a in altered] == [("ADIBAS", "adidas", box)]
+    mentions, altered = MATCHER.match_tokens([OcrToken("Genuine N1KE Air Max", 0.68, box)])
+    assert [(a.text, a.brand) for a in altered] == [("N1KE", "nike")]
+    mentions, altered = MATCHER.match_tokens([OcrToken("Louis", 0.9, (0, 0, 100, 40)), OcrToken("Vuiton bag", 0.9, (120, 0, 320, 40))])
+    assert [(a.text, a.brand) for a in altered] == [("Louis Vuiton", "louis-vuitton")]
+    for honest in ("SAMSUNG Galaxy S21", "compatible with Samsung"):  # a capital S starting a word is no 5
+        mentions, altered = MATCHER.match_tokens([OcrToken(honest, 0.9, box)])
+        assert [m.brand for m in mentions] == ["samsung"] and altered == [], (honest, altered)
+    assert MATCHER.match_tokens([OcrToken("Nice Deal", 0.9, box)]) == ([], [])
+    # the second reader re-reads the line and withdraws a slip as before
+    mentions, altered = MATCHER.match_tokens([OcrToken("FUJHILM camera", 0.9, box)])
+    assert [a.brand for a in altered] == ["fujifilm"]
+    mentions, altered = MATCHER.confirm_altered(mentions, altered, lambda _box: ("FUJIFILM camera", 0.95))
+    assert altered == [] and [m.brand for m in mentions] == ["fujifilm"]
+
+
+def test_some_words_of_a_correctly_spelled_name_are_not_an_imitation_of_it():
+    catalog = BrandCatalog([Brand("rros", "Resurrection Remix OS"), Brand("sandisk", "SanDisk")])
+    matcher = TextMatcher(catalog)
+    one_box = [OcrToken("Resurrection Remix OS", 0.9, (0, 0, 420, 40))]
+    three_boxes = [OcrToken("Resurrection", 0.9, (0, 0, 240, 40)), OcrToken("Remix", 0.9, (260, 0, 360, 40)),
+                   OcrToken("OS", 0.9, (380, 0, 420, 40))]
+    for tokens in (one_box, three_boxes):
+        assert matcher.match_tokens(tokens) == ([BrandMention("Resurrection Remix OS", "rros", 0.9)], [])
+    _, altered = matcher.match_tokens([OcrToken("Resurrection Remix", 0.9, (0, 0, 420, 40))])
+    assert [a.brand for a in altered] == ["rros"]  # alone, the name is cut short
+    mentions, altered = matcher.match_tokens([OcrToken("genuine SanDisk", 0.9, (0, 0, 420, 40))])
+    assert [m.brand for m in mentions] == ["sandisk"] and altered == []  # the brand's own capital D

@@ -16,6 +16,7 @@ Imitations read in a photo then go to a second, independently trained OCR reader
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
@@ -213,26 +214,42 @@ class TextMatcher:
         mentions: list[BrandMention] = []
         altered: list[AlteredName] = []
         seen: set[tuple[str, ...]] = set()
-        for run, text in _readings(tokens):
+        names_read: list[tuple[str, frozenset[int]]] = []  # (brand, words) of readings that spell a name
+        pieces: dict[int, frozenset[int]] = {}  # id of an imitation -> the words it was read from
+        for run, boxes, words, text in _readings(tokens):
             confidence = min(t.confidence for t in run)
             if len(text_key(text)) <= SHORT_NAME and confidence < SHORT_NAME_MIN_CONFIDENCE:
                 continue
             found = self.match_text(text, confidence)
-            if isinstance(found, BrandMention):
+            spelled = isinstance(found, BrandMention) and self._spells(text, found.brand)
+            if spelled:  # the name alone, no other words beside it: its characters are the name's
                 found = _corrected_lookalike(run, found) or _case_anomaly(run, found, self.catalog) or found
             elif isinstance(found, AlteredName) and confidence < TYPO_MIN_CONFIDENCE and _typos_only(found):
                 continue  # a faint read: more likely the OCR's own slip than a printed typo
+            if spelled:
+                names_read.append((found.brand, words))
             if isinstance(found, BrandMention) and ("mention", found.brand) not in seen:
                 seen.add(("mention", found.brand))
                 mentions.append(found)
             elif isinstance(found, AlteredName) and ("altered", found.brand, text) not in seen:
                 seen.add(("altered", found.brand, text))
-                found.box = _bounding_box(run)
+                found.box = _bounding_box(boxes)
                 altered.append(found)
+                pieces[id(found)] = words
         mentioned = {m.brand for m in mentions}
-        # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation.
-        altered = [a for a in altered if not (a.kind == "separators" and a.brand in mentioned)]
+        # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation,
+        # nor are some of the words of a name spelled correctly ("Resurrection Remix" of "... OS").
+        altered = [
+            a for a in altered
+            if not (a.kind == "separators" and a.brand in mentioned)
+            and not any(brand == a.brand and pieces[id(a)] < words for brand, words in names_read)
+        ]
         return mentions, altered
+
+    def _spells(self, text: str, brand: str) -> bool:
+        """Are these the letters of one of the brand's names (or its plural), and nothing else?"""
+        key = text_key(text)
+        return any(n.brand == brand for n in (*self.catalog.by_key(key), *self.catalog.by_key(key[:-1] if key.endswith("s") else "")))
 
     def confirm_altered(
         self, mentions: list[BrandMention], altered: list[AlteredName], reread: Callable[[tuple[int, int, int, int]], tuple[str, float]]
@@ -335,12 +352,53 @@ def _corrected_lookalike(run: Sequence[OcrToken], mention: BrandMention) -> Alte
     return AlteredName(mention.text, mention.brand, "look-alike", changes, 0.8)
 
 
-def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], str]]:
-    """Every token and run as text: runs joined by a space, and without one where the boxes touch."""
+def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], Sequence[OcrToken], frozenset[int], str]]:
+    """Every token and run as text: runs joined by a space, and without one where the boxes touch;
+    then the words of tokens that hold several (a detector that boxes whole lines returns
+    "ORIGINAL ADIBAS SHOES" as one token), alone and in runs, with their neighbours in other
+    boxes. Each reading comes with the OCR boxes it was read from and its words (their ids)."""
+    words, parent, words_of = _words(tokens)
     for run in _runs(tokens):
-        yield run, " ".join(t.text for t in run)
+        span = frozenset(w for token in run for w in words_of[id(token)])
+        yield run, run, span, " ".join(t.text for t in run)
         if len(run) > 1 and _touching(run):
-            yield run, "".join(t.text for t in run)
+            yield run, run, span, "".join(t.text for t in run)
+    if not parent:
+        return
+    for run in _runs(words):
+        if not any(id(word) in parent for word in run):
+            continue  # whole tokens: read above
+        boxes = list({id(p): p for p in (parent.get(id(word), word) for word in run)}.values())
+        span = frozenset(id(word) for word in run)
+        yield run, boxes, span, " ".join(t.text for t in run)
+        if len(run) > 1 and _touching(run) and all(parent.get(id(a), a) is not parent.get(id(b), b) for a, b in zip(run, run[1:])):
+            yield run, boxes, span, "".join(t.text for t in run)
+
+
+def _words(tokens: Sequence[OcrToken]) -> tuple[list[OcrToken], dict[int, OcrToken], dict[int, list[int]]]:
+    """The tokens with each one of several words replaced by its words, each in its share of
+    the box (by character position) with its characters' alternatives; the token each word
+    came from, and the words of each token (by id)."""
+    words: list[OcrToken] = []
+    parent: dict[int, OcrToken] = {}
+    words_of: dict[int, list[int]] = {}
+    for token in tokens:
+        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", token.text)]
+        if len(spans) < 2:
+            words.append(token)
+            words_of[id(token)] = [id(token)]
+            continue
+        x0, y0, x1, y1 = token.box
+        width, length = x1 - x0, len(token.text)
+        words_of[id(token)] = []
+        for start, end in spans:
+            alternatives = token.alternatives[start:end] if token.alternatives else None
+            box = (x0 + round(width * start / length), y0, x0 + round(width * end / length), y1)
+            word = OcrToken(token.text[start:end], token.confidence, box, alternatives)
+            parent[id(word)] = token
+            words_of[id(token)].append(id(word))
+            words.append(word)
+    return words, parent, words_of
 
 
 def _runs(tokens: Sequence[OcrToken]) -> Iterable[Sequence[OcrToken]]:
