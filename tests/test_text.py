@@ -364,3 +364,11 @@ def test_some_words_of_a_correctly_spelled_name_are_not_an_imitation_of_it():
     assert [a.brand for a in altered] == ["rros"]  # alone, the name is cut short
     mentions, altered = matcher.match_tokens([OcrToken("genuine SanDisk", 0.9, (0, 0, 420, 40))])
     assert [m.brand for m in mentions] == ["sandisk"] and altered == []  # the brand's own capital D
+
+
+@pytest.mark.parametrize("text, brand", [("Adidass", "adidas"), ("ADIDASS", "adidas"), ("Leviss", "levis")])
+def test_a_doubled_final_s_is_no_plural(text, brand):
+    """A name that ends in s takes no further s in the plural: "Adidass" repeats a letter."""
+    assert_imitation(text, brand, "repetition of 's'")
+    for honest in ("Nikes", "Adidas's", "ADIDAS’S"):
+        assert isinstance(MATCHER.match_text(honest), BrandMention), honest

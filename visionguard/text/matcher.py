@@ -92,7 +92,8 @@ class TextMatcher:
         same_letters = self.catalog.by_key(key)
         if same_letters:
             return self._same_letters(text, same_letters)
-        if key.endswith("s") and any(n.is_target for n in self.catalog.by_key(key[:-1])):
+        plural = key.endswith("s") and (not key.endswith("ss") or text.rstrip().lower().endswith(("'s", "’s")))  # "Adidas's"
+        if plural and any(n.is_target for n in self.catalog.by_key(key[:-1])):
             plural = self._same_letters(text[:-1], self.catalog.by_key(key[:-1]))  # "Nikes", "LEGOS"
             return BrandMention(text, plural.brand, 1.0) if isinstance(plural, BrandMention) else plural
         echo = None if text.isalnum() else self._echo(text)
