@@ -372,3 +372,9 @@ def test_a_doubled_final_s_is_no_plural(text, brand):
     assert_imitation(text, brand, "repetition of 's'")
     for honest in ("Nikes", "Adidas's", "ADIDAS’S"):
         assert isinstance(MATCHER.match_text(honest), BrandMention), honest
+
+
+@pytest.mark.parametrize("text, brand", [("ɴɪᴋᴇ", "nike"), ("ᴀᴅɪᴅᴀꜱ", "adidas"), ("ɢᴜᴄᴄɪ", "gucci")])
+def test_small_capitals_are_letters_from_another_script(text, brand):
+    found = flagged(text)
+    assert found.brand == brand and found.kind == "confusable", found

@@ -56,6 +56,12 @@ def cross_script_map() -> dict[str, str]:
             # Prefer a letter of the same case (Cyrillic "І" is an I, though it also looks like l).
             ranked = sorted(targets, key=lambda t: (not t.isalpha(), t.isupper() != char.isupper()))
             table[char] = ranked[0].lower()
+    # Small capitals ("ɴɪᴋᴇ", from "fancy text" generators), which the data mostly leaves out.
+    for block in (range(0x0250, 0x02B0), range(0x1D00, 0x1D80), range(0xA720, 0xA800)):
+        for code in block:
+            name = unicodedata.name(chr(code), "")
+            if name.startswith("LATIN LETTER SMALL CAPITAL ") and len(name) == len("LATIN LETTER SMALL CAPITAL X"):
+                table.setdefault(chr(code), name[-1].lower())
     # Cases the data spreads over several entries or lists only one way round.
     table.update({"І": "i", "ı": "i", "ɑ": "a", "ꞵ": "b", "ο": "o", "σ": "o", "ν": "v", "κ": "k", "τ": "t", "ε": "e", "υ": "u"})
     return table
