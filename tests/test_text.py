@@ -331,6 +331,19 @@ def test_typos_across_a_space_the_name_does_not_have_are_not_an_imitation(text):
     assert_imitation("Louis Vuiton", "louis-vuitton", "omission")  # the name's own space
 
 
+def test_a_lone_letter_the_ocr_split_off_is_no_word_of_its_own():
+    """OCR reads a printed "tlddaw" as "t Lddaw": the lone letter is part of the word, so the
+    rule above does not apply (seed 0 of the image-text set lost it); a lone letter beside an
+    imitation in another box does not make a second, larger imitation of it."""
+    matcher = TextMatcher(BrandCatalog([Brand("tldraw", "tldraw"), Brand("datev", "DATEV")]))
+    found = matcher.match_text("t Lddaw")
+    assert isinstance(found, AlteredName) and found.brand == "tldraw", found
+    assert not isinstance(matcher.match_text("at EU"), AlteredName)
+    for extra in ("a", "1"):
+        tokens = [OcrToken("N1KE", 0.9, (100, 100, 200, 140)), OcrToken(extra, 0.9, (230, 100, 250, 140))]
+        assert [a.text for a in MATCHER.match_tokens(tokens)[1]] == ["N1KE"]
+
+
 def test_words_inside_one_ocr_box_are_matched():
     """PP-OCR boxes whole lines: "ORIGINAL ADIBAS SHOES" comes back as one token, and its words
     are matched as if boxed one by one (the imitation keeps the line's box)."""

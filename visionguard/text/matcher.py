@@ -26,7 +26,7 @@ from visionguard.text.catalog import SHORT_NAME, BrandCatalog, BrandName
 from visionguard.text.edits import Alignment, align
 from visionguard.text.lookalikes import PRINT_LOOKALIKES, coarse, is_foreign, is_lookalike
 from visionguard.text.normalize import key as text_key
-from visionguard.text.normalize import separator_gaps, skeleton
+from visionguard.text.normalize import is_key_char, separator_gaps, skeleton
 from visionguard.text.words import GLUED_WORD_ZIPF, HONEST_WORD_ZIPF, word_zipf
 
 #: OCR confidence below which a 2-3 letter read is treated as noise (short names hide in textures).
@@ -169,7 +169,7 @@ class TextMatcher:
         length = len(name.key)
         if alignment.typos > typo_budget(length) or alignment.lookalikes > lookalike_budget(length):
             return None
-        if alignment.typos and len(separator_gaps(text)) > len(name.gaps):
+        if alignment.typos and _word_gaps(text) > len(name.gaps):
             return None  # more words than the name has, and typos besides: "at EU" is no "DATEV"
         for distance, other in ranked:
             if distance > nearest:
@@ -239,11 +239,14 @@ class TextMatcher:
                 pieces[id(found)] = words
         mentioned = {m.brand for m in mentions}
         # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation,
-        # nor are some of the words of a name spelled correctly ("Resurrection Remix" of "... OS").
+        # nor are some of the words of a name spelled correctly ("Resurrection Remix" of "... OS"),
+        # nor a run that holds a smaller imitation of the same brand and more words ("N1KE a"; a
+        # glued word cut by the OCR, "NIKESHO" + "ES", is read whole as well).
         altered = [
             a for a in altered
             if not (a.kind == "separators" and a.brand in mentioned)
             and not any(brand == a.brand and pieces[id(a)] < words for brand, words in names_read)
+            and not any(b.brand == a.brand and b.kind != "embedded" and pieces[id(b)] < pieces[id(a)] for b in altered)
         ]
         return mentions, altered
 
@@ -444,3 +447,13 @@ def _touching(run: Sequence[OcrToken]) -> bool:
     """Boxes so close that the OCR probably split one word ("CLOUDBEESWA" + "TCHES")."""
     tall = max(max(t.box[3] - t.box[1] for t in run), 1)
     return all(gap < 0.35 * tall for gap in _gaps(run))
+
+
+def _word_gaps(text: str) -> int:
+    """Separators between two words, where a lone letter is no word: beside a space it is the OCR
+    splitting one ("t Lddaw" for a printed "tlddaw", "N ike"). A lone digit is a word ("NIKE 1")."""
+    chars = [ch for ch in skeleton(text) if is_key_char(ch)]
+    bounds = [0, *sorted(separator_gaps(text)), len(chars)]
+    pieces = [chars[start:end] for start, end in zip(bounds, bounds[1:])]
+    word = [len(piece) >= 2 or not piece[0].isalpha() for piece in pieces]
+    return sum(1 for left, right in zip(word, word[1:]) if left and right)
