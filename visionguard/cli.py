@@ -181,6 +181,8 @@ def index_remove(
     except VisionGuardError as error:
         _fail(str(error))
     typer.echo(f"removed {removed} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands")
+    if removed:
+        typer.echo("note: delete them from the gallery folder too, or the next 'index add' of it adds them again", err=True)
 
 
 def _warn_uncalibrated(model: str | None) -> None:
