@@ -486,6 +486,9 @@ def test_index_add_past_the_exact_limit_switches_to_ivf(tmp_path, monkeypatch):
     assert describe_search(grown)["type"] == "IVF64,SQ8" and grown.ntotal == 6_000
     _, ids = grown.search(vectors[::60], 1)
     assert np.mean(ids[:, 0] == np.arange(0, 6_000, 60)) >= 0.98
+    oversized = faiss.IndexFlatIP(32)  # grown past the limit by an earlier version's add
+    oversized.add(vectors[:5_000])
+    assert describe_search(grow_index(oversized, vectors[5_000:5_010], exact_limit=1_000))["type"].startswith("IVF")
 
     root = _gallery(tmp_path, {"acme": 3})
     build_index(root, tmp_path / "index", read_logo_text=False)

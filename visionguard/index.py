@@ -569,8 +569,9 @@ def grow_index(structure: faiss.Index, added: np.ndarray, exact_limit: int | Non
     before = structure.ntotal
     structure.add(np.ascontiguousarray(added, dtype=np.float32))
     if isinstance(structure, faiss.IndexFlat):
-        if before >= exact_limit or structure.ntotal < exact_limit:
-            return structure  # exact (an exact index over the limit was asked for: kept)
+        if structure.ntotal < exact_limit:
+            return structure
+        # past the limit (also one an earlier version's add grew there): IVF, as a build would be
         return vector_index(structure.reconstruct_n(0, structure.ntotal), exact_limit, seed)
     ivf = faiss.extract_index_ivf(structure)
     # the earlier rows from their 8-bit codes (close enough to train on); the new ones as they
