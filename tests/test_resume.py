@@ -204,7 +204,9 @@ def test_a_full_disk_is_one_sentence_not_a_traceback(listings, index_dir, tmp_pa
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert re.search(r"^error: cannot write results to .*No space left on device", done.stderr), done.stderr
-    if not name.endswith(".parquet"):  # Parquet writes its magic bytes on opening: it fails before any result
+    if name.endswith(".parquet"):  # readable only once closed: nothing kept, the unreadable part removed
+        assert not os.path.lexists(tmp_path / written)
+    else:
         assert "0 of " in done.stderr and ("add --resume" if name.endswith(".jsonl") else "cannot be resumed") in done.stderr
 
 

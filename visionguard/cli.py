@@ -5,6 +5,7 @@ User mistakes print one line and exit with code 2; bad images are result lines, 
 
 from __future__ import annotations
 
+import glob
 import json
 import sys
 import time
@@ -393,9 +394,13 @@ def scan(
     except ResultsWriteError as error:
         if progress:
             progress.close()
-        if out.suffix.lower() == ".parquet":  # complete only once closed: what it took is lost
-            _fail(f"{error}; " + ("the shards before it are complete, the last one is not" if shard_size else
-                                  f"'{out}' is incomplete") + ": run the scan again once the results can be written")
+        if out.suffix.lower() == ".parquet":  # readable only once closed: what it took is lost
+            pattern = f"{glob.escape(out.stem)}-[0-9]*{out.suffix}.partial" if shard_size else f"{glob.escape(out.name)}.partial"
+            for unreadable in out.parent.glob(pattern):  # space back on a full disk
+                unreadable.unlink(missing_ok=True)
+            _fail(f"{error}; " + ("the shards before it are complete, the last one was not written" if shard_size else
+                                  f"no results were written to '{out}' (an earlier file of that name is left as it was)")
+                  + ": run the scan again once the results can be written")
         _fail(f"{error}; {already + sink.count} of {total} images have their results in {_results_named(out, shard_size)} "
               f"({_how_to_finish(out)} once the results can be written)")
     except VisionGuardError as error:

@@ -157,7 +157,11 @@ class ParquetSink(Sink):
                  "duplicate_keypoints": pa.int64(), "duplicate_agreement": pa.float64(), "width": pa.int64(), "height": pa.int64()}
         self._schema = pa.schema([(c, types.get(c, pa.string())) for c in COLUMNS])
         self._partial = self.path.with_name(self.path.name + ".partial")
-        self._writer = pq.ParquetWriter(str(self._partial), self._schema)
+        try:
+            self._writer = pq.ParquetWriter(str(self._partial), self._schema)
+        except OSError:  # a full disk: no unreadable stub left behind
+            self._partial.unlink(missing_ok=True)
+            raise
         self._rows: list[list[Any]] = []
 
     def _write_row(self, row: dict[str, Any]) -> None:
