@@ -445,6 +445,18 @@ def test_index_add_takes_changed_names_and_aliases_from_brands_json(tmp_path):
     assert brands["zeta"].name == "Zeta"  # not listed any more: keeps the name it was indexed with
 
 
+def test_index_add_refuses_a_brands_json_key_mistyped_for_a_brand_indexed_earlier(tmp_path):
+    """A new-images folder without the brand's folder, whose brands.json says "Acme" for the
+    indexed "acme": it would be an unused name, the correction silently lost."""
+    root = _gallery(tmp_path, {"acme": 1})
+    build_index(root, tmp_path / "index", read_logo_text=False)
+    new = _gallery(tmp_path / "new", {"zeta": 1})
+    (new / "brands.json").write_text(json.dumps({"Acme": {"name": "ACME Corp"}}))
+    with pytest.raises(GalleryError, match="names brand 'Acme', but the index's brand is 'acme'"):
+        add_to_index(new, tmp_path / "index", read_logo_text=False)
+    assert sorted(GalleryIndex.load(tmp_path / "index").brands) == ["acme"]
+
+
 def test_brands_json_key_in_other_case_is_one_clear_sentence(tmp_path):
     """{"Nike": ...} for the folder nike was ignored: the brand was indexed as "nike" with no
     aliases, and nothing said why its name and aliases never showed."""

@@ -97,15 +97,15 @@ def _match_folders(overrides: dict[str, dict], folders: list[str], path: Path) -
     from a folder only in case, spaces, - or _ is a mistake that would leave the brand with its
     folder name as display name and no aliases, silently: one sentence."""
     by_form = {unicodedata.normalize("NFC", name): name for name in folders}
-    loose = {_loose(name): name for name in folders}
+    loose = {loose_name(name): name for name in folders}
     matched: dict[str, dict] = {}
     for key, info in overrides.items():
         folder = key if key in folders else by_form.get(unicodedata.normalize("NFC", key))
         if folder is not None:
             matched[folder] = info
-        elif _loose(key) in loose:
+        elif loose_name(key) in loose:
             raise GalleryError(
-                f"'{path}' names brand '{key}', but its folder is '{loose[_loose(key)]}': brands.json's keys are "
+                f"'{path}' names brand '{key}', but its folder is '{loose[loose_name(key)]}': brands.json's keys are "
                 "the brand folders' names, letter for letter"
             )
         else:
@@ -113,7 +113,8 @@ def _match_folders(overrides: dict[str, dict], folders: list[str], path: Path) -
     return matched
 
 
-def _loose(name: str) -> str:
+def loose_name(name: str) -> str:
+    """A brand id with case, spaces, - and _ ignored: how a mistyped brands.json key is recognised."""
     return "".join(c for c in unicodedata.normalize("NFC", name).casefold() if c not in " -_")
 
 

@@ -28,7 +28,7 @@ from visionguard import __version__
 from visionguard.decode import decode
 from visionguard.embed import frame_mark, plain_background, trim_border
 from visionguard.errors import DecodeError, GalleryError, IndexLoadError
-from visionguard.gallery import Brand, Gallery, copies_only, read_gallery
+from visionguard.gallery import Brand, Gallery, copies_only, loose_name, read_gallery
 from visionguard.models import DEFAULT_MODEL, DEFAULT_RUNTIME, EmbeddingModel, create_model, list_models
 from visionguard.verify import GALLERY_KEYPOINTS, KeypointStore, extract_keypoints
 
@@ -275,6 +275,13 @@ def add_to_index(
     index = GalleryIndex.load(index_dir, mmap=False)
     embedder = index.open_model(model, runtime, index_dir)
     gallery = read_gallery(gallery_dir)
+    for brand_id in gallery.named:  # a key for a brand indexed earlier, not in this folder: checked here
+        close = [b for b in index.brands if brand_id not in index.brands and loose_name(b) == loose_name(brand_id)]
+        if brand_id not in gallery.brands and close:
+            raise GalleryError(
+                f"'{Path(gallery_dir) / 'brands.json'}' names brand '{brand_id}', but the index's brand is '{close[0]}': "
+                "brands.json's keys are the brand folders' names, letter for letter"
+            )
     unchanged = (dict(index.brands), list(index.skipped))
     known = set(index.paths)
     gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]
