@@ -342,6 +342,10 @@ def test_a_lone_letter_the_ocr_split_off_is_no_word_of_its_own():
     for extra in ("a", "1"):
         tokens = [OcrToken("N1KE", 0.9, (100, 100, 200, 140)), OcrToken(extra, 0.9, (230, 100, 250, 140))]
         assert [a.text for a in MATCHER.match_tokens(tokens)[1]] == ["N1KE"]
+    # the other way round: the longer reading is the better one ("0 $" are the look-alikes of "OS")
+    matcher = TextMatcher(BrandCatalog([Brand("resurrection-remix-os", "Resurrection Remix OS")]))
+    altered = matcher.match_tokens([OcrToken("Resurrection Remix 0 $", 0.9, (0, 0, 400, 40))])[1]
+    assert [(a.text, a.kind) for a in altered] == [("Resurrection Remix 0 $", "look-alike")]
 
 
 def test_words_inside_one_ocr_box_are_matched():

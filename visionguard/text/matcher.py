@@ -240,13 +240,14 @@ class TextMatcher:
         mentioned = {m.brand for m in mentions}
         # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation,
         # nor are some of the words of a name spelled correctly ("Resurrection Remix" of "... OS"),
-        # nor a run that holds a smaller imitation of the same brand and more words ("N1KE a"; a
-        # glued word cut by the OCR, "NIKESHO" + "ES", is read whole as well).
+        # and of two readings of one imitation, one inside the other, the one with more typos goes
+        # ("N1KE a" beside "N1KE"; "Resurrection Remix", two letters short, inside "Resurrection
+        # Remix 0 $"; at a tie the longer; a glued word cut by the OCR, "NIKESHO" + "ES", stays whole).
         altered = [
             a for a in altered
             if not (a.kind == "separators" and a.brand in mentioned)
             and not any(brand == a.brand and pieces[id(a)] < words for brand, words in names_read)
-            and not any(b.brand == a.brand and b.kind != "embedded" and pieces[id(b)] < pieces[id(a)] for b in altered)
+            and not any(_worse_reading(a, b, pieces) for b in altered)
         ]
         return mentions, altered
 
@@ -457,3 +458,19 @@ def _word_gaps(text: str) -> int:
     pieces = [chars[start:end] for start, end in zip(bounds, bounds[1:])]
     word = [len(piece) >= 2 or not piece[0].isalpha() for piece in pieces]
     return sum(1 for left, right in zip(word, word[1:]) if left and right)
+
+
+def _typos(found: AlteredName) -> int:
+    return sum(not change.startswith("look-alike") for change in found.changes)
+
+
+def _worse_reading(a: AlteredName, b: AlteredName, words: dict[int, frozenset[int]]) -> bool:
+    """Is `a` a worse reading of the imitation `b` also reads: the same brand, one read from
+    words inside the other's, and more typos (at a tie: `a` is the longer)?"""
+    if a is b or a.brand != b.brand:
+        return False
+    if words[id(b)] < words[id(a)]:
+        return b.kind != "embedded" and _typos(a) >= _typos(b)
+    if words[id(a)] < words[id(b)]:
+        return _typos(a) > _typos(b)
+    return False
