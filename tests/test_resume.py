@@ -279,17 +279,17 @@ def test_resume_is_not_refused_for_the_same_model_spelled_another_way(index_dir,
     """The index fixes the model (a scan refuses any other): the interrupted scan without
     --model and a --resume naming it, or its weights by a relative and then an absolute path,
     are the same settings, not "cannot resume"."""
-    from visionguard.cli import _keep_settings, _scan_settings
+    from visionguard.cli import _record_settings, _refuse_other_settings, _scan_settings
     from visionguard.models import DEFAULT_MODEL
 
     out = tmp_path / "r.jsonl"
     options = {"ocr": True, "batch_size": 8}
     spellings = [None, DEFAULT_MODEL, f"models/{DEFAULT_MODEL}.safetensors", str(tmp_path / f"{DEFAULT_MODEL}.safetensors")]
-    _keep_settings(out, _scan_settings(index_dir, spellings[0], "openvino", options), resume=False)
+    _record_settings(out, _scan_settings(index_dir, spellings[0], "openvino", options))
     for model in spellings[1:]:
-        _keep_settings(out, _scan_settings(index_dir, model, "openvino", options), resume=True)  # not refused
+        _refuse_other_settings(out, _scan_settings(index_dir, model, "openvino", options))  # not refused
     with pytest.raises(VisionGuardError, match="runtime 'openvino', now 'onnx'"):
-        _keep_settings(out, _scan_settings(index_dir, None, "onnx", options), resume=True)
+        _refuse_other_settings(out, _scan_settings(index_dir, None, "onnx", options))
 
 
 def test_a_scan_stopped_before_it_writes_keeps_the_earlier_scans_settings(listings, index_dir, tmp_path):

@@ -5,7 +5,6 @@ User mistakes print one line and exit with code 2; bad images are result lines, 
 
 from __future__ import annotations
 
-import glob
 import json
 import sys
 import time
@@ -352,7 +351,7 @@ def scan(
         )
         settings = _scan_settings(index, model, runtime, options)
         if resume:
-            _keep_settings(out, settings, resume)
+            _refuse_other_settings(out, settings)
         if engine == "local":
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
             scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
@@ -377,7 +376,7 @@ def scan(
             shard.unlink()
         with sink:
             if not resume:  # now that OUT is emptied: a scan stopped before this leaves OUT and its record as they were
-                _keep_settings(out, settings, resume)
+                _record_settings(out, settings)
             for row in rows:
                 sink.write_row(row)
                 counts[row["status"]] += 1
@@ -394,10 +393,7 @@ def scan(
     except ResultsWriteError as error:
         if progress:
             progress.close()
-        if out.suffix.lower() == ".parquet":  # readable only once closed: what it took is lost
-            pattern = f"{glob.escape(out.stem)}-[0-9]*{out.suffix}.partial" if shard_size else f"{glob.escape(out.name)}.partial"
-            for unreadable in out.parent.glob(pattern):  # space back on a full disk
-                unreadable.unlink(missing_ok=True)
+        if out.suffix.lower() == ".parquet":  # readable only once closed: what it took is lost (the sink removed it)
             _fail(f"{error}; " + ("the shards before it are complete, the last one was not written" if shard_size else
                                   f"no results were written to '{out}' (an earlier file of that name is left as it was)")
                   + ": run the scan again once the results can be written")
@@ -496,30 +492,31 @@ def _settings_file(out: Path) -> Path:
     return out.with_name(out.name + ".scan.json")
 
 
-def _keep_settings(out: Path, settings: dict, resume: bool) -> None:
-    """Beside a .jsonl results file (the one --resume reads), the settings it was scanned
-    with: --resume with another index or other options would mix two kinds of verdicts in one
-    file without a word, so it is refused."""
+def _refuse_other_settings(out: Path, settings: dict) -> None:
+    """--resume with another index or other options than those kept beside a .jsonl results
+    file (`_record_settings`) would mix two kinds of verdicts in one file without a word."""
+    try:
+        earlier = json.loads(_settings_file(out).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return  # a scan from before settings were kept, or a damaged record: nothing to compare
+    if not isinstance(earlier, dict):
+        return
+    changed = [f"{key} {earlier.get(key)!r}, now {settings.get(key)!r}"
+               for key in sorted(set(earlier) | set(settings)) if earlier.get(key) != settings.get(key)]
+    if changed:
+        raise VisionGuardError(
+            f"cannot resume: the results in '{out}' were scanned with other settings ({'; '.join(changed[:3])}"
+            f"{'; ...' if len(changed) > 3 else ''}): resume with the interrupted scan's index and options, "
+            f"or scan to a new --out (deleting '{_settings_file(out).name}' resumes anyway, mixing the two)"
+        )
+
+
+def _record_settings(out: Path, settings: dict) -> None:
+    """Beside a .jsonl results file (the format --resume reads back), the settings it is scanned with."""
     if out.suffix.lower() != ".jsonl":
         return
-    record = _settings_file(out)
-    if resume:
-        try:
-            earlier = json.loads(record.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            earlier = None  # a scan from before settings were kept, or a damaged record: nothing to compare
-        if isinstance(earlier, dict):
-            changed = [f"{key} {earlier.get(key)!r}, now {settings.get(key)!r}"
-                       for key in sorted(set(earlier) | set(settings)) if earlier.get(key) != settings.get(key)]
-            if changed:
-                raise VisionGuardError(
-                    f"cannot resume: the results in '{out}' were scanned with other settings ({'; '.join(changed[:3])}"
-                    f"{'; ...' if len(changed) > 3 else ''}): resume with the interrupted scan's index and options, "
-                    f"or scan to a new --out (deleting '{record.name}' resumes anyway, mixing the two)"
-                )
-            return
     try:
-        record.write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        _settings_file(out).write_text(json.dumps(settings, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     except OSError as error:
         raise VisionGuardError(f"cannot write results to '{out}': {error.strerror or error}") from None
 

@@ -179,8 +179,12 @@ class ParquetSink(Sink):
 
     def _close(self) -> None:
         if getattr(self, "_writer", None):
-            self._flush()
-            self._writer.close()
+            try:
+                self._flush()
+                self._writer.close()
+            except OSError:  # a full disk: the part written is unreadable, and an earlier OUT stays
+                self._partial.unlink(missing_ok=True)
+                raise
             os.replace(self._partial, self.path)
 
 

@@ -461,7 +461,7 @@ def _word_gaps(text: str) -> int:
 
 
 def _typos(found: AlteredName) -> int:
-    return sum(not change.startswith("look-alike") for change in found.changes)
+    return sum(not change.startswith(_NOT_TYPOS) for change in found.changes)
 
 
 def _worse_reading(a: AlteredName, b: AlteredName, words: dict[int, frozenset[int]]) -> bool:
