@@ -287,3 +287,27 @@ def test_file_objects_are_images_and_other_types_a_clear_error(scanner, listings
     assert [r.brand for r in scanner.scan(batch)] == ["puma", "puma"]
     with pytest.raises(TypeError, match="takes an iterable of images"):
         list(scanner.scan(batch[0]))  # one image is not a batch of its rows
+
+
+def test_a_manifest_title_is_matched_for_altered_names_without_ocr(scanner, listings, tmp_path):
+    """The seller's title is text too: an imitation in it is flagged (no box, source "title"),
+    a brand named there is a mention that does not make the photo branded, honest words are nothing."""
+    from visionguard.scanner import Scanner, ScanOptions
+    from visionguard.sources import ScanInput
+
+    folder, _ = listings
+    photo = str(folder / "clean_photo.jpg")
+    no_ocr = Scanner(scanner.index, scanner.model, ScanOptions(ocr=False))
+    titles = ["ORIGINAL ADIBAS running shoes", "Nike Air Max 90, size 42", "Nice deal, fast shipping", None, 42]
+    inputs = [ScanInput(photo, photo, {"listing_id": i, "title": title}) for i, title in enumerate(titles)]
+    for run in (scanner, no_ocr):
+        imitation, named, honest, missing, number = run.scan(inputs)
+        assert [(a.text, a.brand, a.source, a.box) for a in imitation.altered] == [("ADIBAS", "adidas", "title", None)]
+        assert "title text 'ADIBAS' imitates adidas (look-alike d->b)" in imitation.reasons
+        assert imitation.risk >= 0.45 and imitation.brand is None
+        assert [(m.brand, m.source) for m in named.mentions] == [("nike", "title")] and not named.altered
+        assert named.brand is None and named.risk == honest.risk == missing.risk == 0.0
+        assert named.reasons == ["title text 'Nike Air Max 90, size 42' names nike"]
+        for plain in (honest, missing, number):
+            assert not plain.altered and not plain.mentions and plain.status == "ok"
+        assert json.loads(json.dumps(imitation.to_dict()))["altered"][0]["source"] == "title"

@@ -254,7 +254,8 @@ def scan(
     inputs: list[Path] = typer.Argument(
         ...,
         help="Folders (walked recursively), image files, file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl, .parquet: "
-        "an image column plus listing_id, seller_id, title, ... carried into the results) or tar shards (.tar).",
+        "an image column plus listing_id, seller_id, title, ... carried into the results; a title column is also matched for "
+        "altered brand names) or tar shards (.tar).",
     ),
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
     out: Path = typer.Option(

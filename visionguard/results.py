@@ -34,6 +34,8 @@ class AlteredName:
     #: Where it was read: the bounding box (x0, y0, x1, y1) of its OCR token(s); None for text
     #: that did not come from a photo.
     box: tuple[int, int, int, int] | None = None
+    #: "photo" (read by OCR) or "title" (the manifest's listing title).
+    source: Literal["photo", "title"] = "photo"
 
 
 @dataclass
@@ -43,6 +45,8 @@ class BrandMention:
     text: str
     brand: str
     confidence: float
+    #: "photo" (read by OCR) or "title" (the manifest's listing title).
+    source: Literal["photo", "title"] = "photo"
 
 
 @dataclass

@@ -29,13 +29,18 @@ from visionguard.models import DEFAULT_RUNTIME, EmbeddingModel
 from visionguard.models.runtime import DEVICES, PRECISIONS, check_device, resolve_precision
 from visionguard.ocr import check_ocr_options
 from visionguard.refine import refine_matches
-from visionguard.results import ScanResult
+from visionguard.results import OcrToken, ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
-from visionguard.sources import ScanInput, iter_image_files, iter_inputs
+from visionguard.sources import TITLE_COLUMN, ScanInput, iter_image_files, iter_inputs
 from visionguard.text import BrandCatalog, TextMatcher
 from visionguard.verify import confirm_copy
 from visionguard.wordmark import printed_words_explain
+
+
+#: How much of a listing title is matched for brand names: marketplaces cap titles at 80-200
+#: characters; a 2,000-title probe took 1.8 ms a title, a 9,400-character one 0.85 s.
+TITLE_MATCHED_CHARACTERS = 1000
 
 
 @dataclass
@@ -339,7 +344,23 @@ class Scanner:
             if not self.options.ocr_alternatives:
                 for token in result.ocr:
                     token.alternatives = None
+        self._match_title(result)
         apply_evidence(result, visual, self.brand_names)
+
+    def _match_title(self, result: ScanResult) -> None:
+        """A manifest's listing title is text the seller typed: "ADIBAS running shoes" there is as
+        telling as in the photo, costs no OCR, and needs no second reader (no letter was misread)."""
+        title = result.listing.get(TITLE_COLUMN)
+        if not isinstance(title, str) or not title.strip():
+            return
+        title = title[:TITLE_MATCHED_CHARACTERS]  # a description pasted as title: ~0.1 s per 1,000 characters
+        mentions, altered = self.text_matcher.match_tokens([OcrToken(title, 1.0, (0, 0, 0, 0))])
+        for found in altered:
+            found.box = None
+        for found in (*mentions, *altered):
+            found.source = "title"
+        result.mentions += mentions
+        result.altered += altered
 
     def _check_wordmark(self, item: _Item, visual: VisualMatch) -> None:
         """Withdraw a logo verdict that printed words not naming the brand explain (wordmark.py)."""

@@ -39,19 +39,24 @@ def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: 
         )
     if visual and visual.set_aside:
         reasons.append(visual.set_aside)
-    if result.brand is None and result.mentions:
-        best = max(result.mentions, key=lambda m: m.confidence)
+    printed = [m for m in result.mentions if m.source == "photo"]  # a title names what the seller claims, not what the photo shows
+    if result.brand is None and printed:
+        best = max(printed, key=lambda m: m.confidence)
         result.brand, result.brand_score, result.brand_source = best.brand, best.confidence, "text"
     for mention in result.mentions:
-        reasons.append(f"text '{mention.text}' names {mention.brand}")
+        reasons.append(f"{_where(mention.source)} '{mention.text}' names {mention.brand}")
     if result.brand:
         risks.append(RISK_BRANDED)
     for item in result.altered:
         risks.append(RISK_ALTERED * max(0.5, item.score))
-        reasons.append(f"text '{item.text}' imitates {item.brand} ({', '.join(item.changes)})")
+        reasons.append(f"{_where(item.source)} '{item.text}' imitates {item.brand} ({', '.join(item.changes)})")
     remaining = 1.0
     for risk in risks:
         remaining *= 1.0 - risk
     result.risk = 1.0 - remaining
     result.reasons = reasons
     return result
+
+
+def _where(source: str) -> str:
+    return "title text" if source == "title" else "text"

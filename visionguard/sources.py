@@ -57,6 +57,9 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
 
 #: Manifest columns that may name the image, in order of preference.
 IMAGE_COLUMNS = ("image", "image_path", "path", "file")
+#: The manifest column holding the listing's title: its text is matched for brand names and
+#: imitations of them, like the text OCR reads in the photo.
+TITLE_COLUMN = "title"
 LIST_SUFFIXES = (".txt", ".lst")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
 TAR_SUFFIXES = (".tar",)
