@@ -137,6 +137,9 @@ def test_index_add_info_and_csv_output(tmp_path, gallery_dir, listings):
     assert unknown.returncode == 2 and "has no brand 'Samsung'" in unknown.stderr and "Traceback" not in unknown.stderr
     removed = run("index", "remove", index, "--brand", "samsung")
     assert removed.returncode == 0 and f"removed {count} images" in removed.stdout and "5 brands" in removed.stdout
+    again = run("index", "add", partial, "--index", index)  # the gallery still holds them: they stay out
+    assert again.returncode == 0 and "added 0 images" in again.stdout and "5 brands" in again.stdout
+    assert f"left out {count} images 'index remove' took out (e.g. samsung/" in again.stderr
 
 
 def test_unknown_ocr_detector_is_one_sentence(index_dir, listings, tmp_path):

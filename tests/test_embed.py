@@ -162,8 +162,8 @@ def test_index_add_frames_as_the_index_was_built(gallery_dir, tmp_path):
     del meta["model"]["gallery_margin"]  # as an index of an earlier version
     (tmp_path / "i" / "index.json").write_text(json.dumps(meta))
     shutil.copytree(gallery_dir / "samsung", partial / "samsung")
-    index, added = add_to_index(partial, tmp_path / "i")
+    index, done = add_to_index(partial, tmp_path / "i")
     model = create_model(TRAINED_MODEL)
     first = index.paths.index("samsung/logo_color.png")
     unframed = model.embed([decode(partial / "samsung" / "logo_color.png")])[0]
-    assert added == 3 and float(index.vectors.reconstruct(first) @ unframed) > 0.999
+    assert len(done.added) == 3 and float(index.vectors.reconstruct(first) @ unframed) > 0.999

@@ -71,8 +71,8 @@ def test_index_add_keeps_thumbnails_in_step(index_dir, tmp_path, gallery_dir):
         shutil.copytree(index_dir, target)
         if not with_thumbnails:
             (target / "keypoints-thumbnails.npy").unlink()
-        index, added = add_to_index(gallery, target)
-        assert added == 1
+        index, done = add_to_index(gallery, target)
+        assert done.added == ["nike/products/product_2.jpg"]
         index = GalleryIndex.load(target)
         if with_thumbnails:
             assert index.keypoints.thumbnails.shape[0] == len(index)
@@ -328,9 +328,9 @@ def test_index_add_brings_in_new_images_without_a_rebuild(gallery_dir, tmp_path)
     before = build_index(partial, index_dir)
     assert "puma" not in before.brands
     shutil.copytree(gallery_dir / "puma", partial / "puma")
-    index, added = add_to_index(partial, index_dir)
+    index, done = add_to_index(partial, index_dir)
     puma_images = len(list((gallery_dir / "puma").iterdir()))
-    assert added == puma_images and len(index) == len(before) + puma_images
+    assert len(done.added) == puma_images and len(index) == len(before) + puma_images
     reloaded = GalleryIndex.load(index_dir)
     assert reloaded.brands["puma"].name == "Puma" and len(reloaded.keypoints) == len(reloaded)
     assert json.loads((index_dir / "index.json").read_text())["count"] == len(reloaded)
@@ -338,7 +338,7 @@ def test_index_add_brings_in_new_images_without_a_rebuild(gallery_dir, tmp_path)
     logo = next(p for p in sorted((gallery_dir / "puma").iterdir()) if p.suffix == ".png")
     assert scanner.scan_image(logo).brand == "puma"
     written = (index_dir / "index.json").stat().st_mtime_ns
-    assert add_to_index(partial, index_dir)[1] == 0  # nothing new: nothing added,
+    assert add_to_index(partial, index_dir)[1].added == []  # nothing new: nothing added,
     assert (index_dir / "index.json").stat().st_mtime_ns == written  # and the index is not rewritten
     assert not list(tmp_path.glob("index.*"))  # no staging or retired folder left behind
 
@@ -569,6 +569,146 @@ def test_index_remove_of_an_ivf_index_rebuilds_it_for_its_new_size(tmp_path, mon
     remove_from_index(tmp_path / "index", brands=["globex"])
     index = GalleryIndex.load(tmp_path / "index")
     assert describe_search(index.vectors) == {"type": "exact"} and index.brand_of == ["acme"] * 3
+
+
+def test_index_add_leaves_out_what_index_remove_took_out(tmp_path):
+    """A mislabelled image taken out with `index remove` came back with the next `index add` of
+    a gallery that still held it, a removed brand's images too. They stay out: the exact files
+    removed (a new file of a removed brand is added), until --readd-removed or a new build."""
+    from typer.testing import CliRunner
+
+    from visionguard.cli import app
+    from visionguard.index import remove_from_index
+
+    root = _gallery(tmp_path, {"acme": 3, "zeta": 2})
+    (root / "zeta" / "broken.jpg").write_bytes(b"not a jpeg")  # skipped by the build: out with its brand too
+    index_dir = tmp_path / "index"
+    build_index(root, index_dir, read_logo_text=False)
+    remove_from_index(index_dir, brands=["zeta"], paths=["acme/1.png"])
+    gone = ["acme/1.png", "zeta/0.png", "zeta/1.png", "zeta/broken.jpg"]
+    assert GalleryIndex.load(index_dir).removed == gone
+    assert json.loads((index_dir / "index.json").read_text())["removed"] == gone  # plain JSON
+    with pytest.raises(GalleryError, match="image 'acme/1.png' was removed from index .* already"):
+        remove_from_index(index_dir, paths=["acme/1.png"])
+
+    written = (index_dir / "index.json").stat().st_mtime_ns
+    index, done = add_to_index(root, index_dir, read_logo_text=False)
+    assert done.added == [] and done.held_back == gone
+    assert index.paths == ["acme/0.png", "acme/2.png"] and list(index.brands) == ["acme"]
+    assert (index_dir / "index.json").stat().st_mtime_ns == written  # nothing added: not rewritten
+    result = CliRunner().invoke(app, ["index", "add", str(root), "--index", str(index_dir), "--no-logo-text"])
+    assert result.exit_code == 0, result.output
+    assert "added 0 images" in result.stdout
+    assert "note: left out 4 images 'index remove' took out (e.g. acme/1.png); --readd-removed adds them back" in result.stderr
+
+    _mark((10, 200, 10)).save(root / "zeta" / "new.png")
+    index, done = add_to_index(root, index_dir, read_logo_text=False)
+    assert done.added == ["zeta/new.png"] and done.held_back == gone and index.brand_of.count("zeta") == 1
+
+    result = CliRunner().invoke(app, ["index", "add", str(root), "--index", str(index_dir), "--no-logo-text", "--readd-removed"])
+    assert result.exit_code == 0, result.output
+    assert "added 3 images" in result.stdout and "left out" not in result.output
+    loaded = GalleryIndex.load(index_dir)
+    assert loaded.removed == [] and sorted(loaded.paths) == ["acme/0.png", "acme/1.png", "acme/2.png", "zeta/0.png", "zeta/1.png", "zeta/new.png"]
+    assert [item["path"] for item in loaded.skipped] == ["zeta/broken.jpg"]
+
+    remove_from_index(index_dir, paths=["acme/1.png"])
+    result = CliRunner().invoke(app, ["index", "build", str(root), "--out", str(index_dir), "--no-logo-text"])
+    assert result.exit_code == 0, result.output
+    assert "note: this build indexes again 1 images 'index remove' had taken out" in result.stderr
+    assert GalleryIndex.load(index_dir).removed == [] and len(GalleryIndex.load(index_dir)) == 6  # a build starts afresh
+
+
+def test_index_add_embeds_again_a_file_replaced_under_the_same_name(tmp_path):
+    """A gallery image replaced by another under the same path kept its old vectors: `index
+    add` took the path as indexed. Its rows are now those a build gives the new file."""
+    root = _gallery(tmp_path, {"acme": 3, "zeta": 1})
+    index_dir = tmp_path / "index"
+    before = build_index(root, index_dir, read_logo_text=False)
+    replacement = Image.new("RGB", (96, 80), (255, 255, 255))
+    replacement.paste((200, 30, 30), (10, 20, 70, 60))
+    replacement.save(root / "acme" / "1.png")
+    index, done = add_to_index(root, index_dir, read_logo_text=False)
+    assert done.replaced == ["acme/1.png"] and done.added == [] and len(index) == len(before) == 4
+
+    loaded = GalleryIndex.load(index_dir)
+    fresh = build_index(root, tmp_path / "fresh", read_logo_text=False)
+    assert sorted(loaded.paths) == sorted(fresh.paths) and len(loaded.keypoints) == 4
+    for row, path in enumerate(loaded.paths):
+        other = fresh.paths.index(path)
+        assert float(loaded.vectors.reconstruct(row) @ fresh.vectors.reconstruct(other)) > 0.999
+        assert float(loaded.products.reconstruct(row) @ fresh.products.reconstruct(other)) > 0.999
+        assert np.array_equal(loaded.keypoints[row].thumbnail, fresh.keypoints[other].thumbnail)
+    old = before.products.reconstruct(before.paths.index("acme/1.png"))
+    assert float(loaded.products.reconstruct(loaded.paths.index("acme/1.png")) @ old) < 0.99
+
+    written = (index_dir / "index.json").stat().st_mtime_ns
+    assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == []  # its new signature is kept
+    assert (index_dir / "index.json").stat().st_mtime_ns == written
+
+
+def test_a_replacement_of_the_same_size_is_found_by_its_content_and_unchanged_files_are_not_read(tmp_path, monkeypatch):
+    """Size and modification time as recorded: the file is not read at all (a gallery of
+    thousands is not hashed on every add). The same size at another time is decided by the
+    content's SHA-256: a BMP of the same dimensions has the same size whatever it shows, and a
+    touched file (a checkout, a copy) is the same file."""
+    import os
+
+    from typer.testing import CliRunner
+
+    import visionguard.index as index_module
+    from visionguard.cli import app
+
+    root = tmp_path / "gallery"
+    (root / "acme").mkdir(parents=True)
+    _mark((200, 30, 30)).save(root / "acme" / "a.bmp")
+    _mark((30, 30, 200)).save(root / "acme" / "b.bmp")
+    index_dir = tmp_path / "index"
+    build_index(root, index_dir, read_logo_text=False)
+    reads, read = [], index_module.file_signature
+    monkeypatch.setattr(index_module, "file_signature", lambda path: reads.append(Path(path).name) or read(path))
+
+    assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == [] and reads == []
+    stamp = (root / "acme" / "a.bmp").stat().st_mtime_ns + 10**9  # whole seconds later: coarse file-system clocks
+    os.utime(root / "acme" / "b.bmp", ns=(stamp, stamp))
+    written = (index_dir / "index.json").stat().st_mtime_ns
+    assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == [] and reads == ["b.bmp"]
+    assert (index_dir / "index.json").stat().st_mtime_ns == written
+
+    size = (root / "acme" / "a.bmp").stat().st_size
+    _mark((30, 200, 30)).save(root / "acme" / "a.bmp")
+    os.utime(root / "acme" / "a.bmp", ns=(stamp, stamp))
+    assert (root / "acme" / "a.bmp").stat().st_size == size
+    result = CliRunner().invoke(app, ["index", "add", str(root), "--index", str(index_dir), "--no-logo-text"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("added 0 images, replaced 1 whose file changed since (e.g. acme/a.bmp); ")
+    reads.clear()  # saved with the replacement: the touched file's new time too
+    assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == [] and reads == []
+
+
+def test_an_index_without_signatures_takes_its_files_as_unchanged(tmp_path):
+    """An index built before signatures were recorded keeps working: its files are taken as
+    unchanged (and `index add` and `index info` say so); files added to it get signatures."""
+    from typer.testing import CliRunner
+
+    from visionguard.cli import app
+
+    root = _gallery(tmp_path, {"acme": 2})
+    index_dir = tmp_path / "index"
+    build_index(root, index_dir, read_logo_text=False)
+    (index_dir / "signatures.json").unlink()  # as an earlier version wrote it
+    _mark((200, 30, 30)).save(root / "acme" / "0.png")
+    written = (index_dir / "index.json").stat().st_mtime_ns
+    index, done = add_to_index(root, index_dir, read_logo_text=False)
+    assert done.replaced == [] and done.unsigned == ["acme/0.png", "acme/1.png"]
+    assert (index_dir / "index.json").stat().st_mtime_ns == written
+    result = CliRunner().invoke(app, ["index", "add", str(root), "--index", str(index_dir), "--no-logo-text"])
+    assert result.exit_code == 0 and "note: 2 indexed images have no file signature" in result.stderr
+    assert "changed files: 2 images have no file signature" in CliRunner().invoke(app, ["index", "info", str(index_dir)]).stdout
+
+    _mark((10, 200, 10)).save(root / "acme" / "new.png")
+    assert add_to_index(root, index_dir, read_logo_text=False)[1].added == ["acme/new.png"]
+    assert list(GalleryIndex.load(index_dir, signatures=True).signatures) == ["acme/new.png"]
 
 
 def test_a_load_while_another_index_is_swapped_in_reads_one_index_whole(tmp_path, monkeypatch):

@@ -110,6 +110,7 @@ def index_build(
     from visionguard.models import DEFAULT_MODEL
 
     _warn_uncalibrated(model)
+    held_out = _removed_from(out)
     progress = _Progress(None, "indexing", enabled=True)
     try:
         index = build_index(gallery_dir, out, model=model or DEFAULT_MODEL, batch_size=batch_size, progress=progress.update,
@@ -126,6 +127,23 @@ def index_build(
         f"(logo {index.model['dim']}-d, photo {index.model['product_dim']}-d) into {out}"
         + (f"; skipped {len(index.skipped)} unreadable or blank images" if index.skipped else "")
     )
+    back = sorted(set(held_out) & set(index.paths))
+    if back:
+        typer.echo(
+            f"note: this build indexes again {len(back)} images 'index remove' had taken out of the index it replaces "
+            f"(e.g. {back[0]}): a build starts without removals; 'visionguard index remove' them again, or delete "
+            "them from the gallery",
+            err=True,
+        )
+
+
+def _removed_from(folder: Path) -> list[str]:
+    """The paths an index folder's earlier `index remove` took out (none where it is no index)."""
+    try:
+        removed = json.loads((folder / "index.json").read_text(encoding="utf-8")).get("removed", [])
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [path for path in removed if isinstance(path, str)] if isinstance(removed, list) else []
 
 
 @index_app.command("add")
@@ -136,28 +154,46 @@ def index_add(
     batch_size: int = typer.Option(32, "--batch-size", min=1, help="Images embedded per batch."),
     runtime: str = typer.Option(_DEFAULT_RUNTIME, "--runtime", help=_RUNTIME_HELP),
     logo_text: bool = typer.Option(True, "--logo-text/--no-logo-text", help=_LOGO_TEXT_HELP),
+    readd_removed: bool = typer.Option(
+        False, "--readd-removed", help="Also add the images 'visionguard index remove' took out (left out otherwise)."
+    ),
 ) -> None:
-    """Add new genuine images (paths not yet in the index) without a rebuild; brands.json's names and aliases are updated."""
+    """Add new genuine images (paths not yet in the index) without a rebuild, and embed again the indexed files replaced
+    under the same name since; images 'index remove' took out stay out; brands.json's names and aliases are updated."""
     from visionguard.index import GalleryIndex, add_to_index
 
     progress = _Progress(None, "adding", enabled=True)
     try:
         earlier = GalleryIndex.load(index_dir)
         before, names = {item["path"] for item in earlier.skipped}, earlier.brands
-        index, added = add_to_index(gallery_dir, index_dir, model=model, batch_size=batch_size, progress=progress.update,
-                                    runtime=runtime, read_logo_text=logo_text)
+        index, done = add_to_index(gallery_dir, index_dir, model=model, batch_size=batch_size, progress=progress.update,
+                                   runtime=runtime, read_logo_text=logo_text, readd_removed=readd_removed)
     except VisionGuardError as error:
         progress.close()
         _fail(str(error))
     progress.close()
-    new_paths = set(index.paths[len(index.paths) - added :])  # added images are appended
+    embedded = {*done.added, *done.replaced}
     skipped = [item for item in index.skipped if item["path"] not in before]
     for item in skipped:
         typer.echo(f"warning: skipped gallery image {item['path']}: {item['error']}", err=True)
-    _warn_photo_like([path for path in index.photo_like if path in new_paths])
+    _warn_photo_like([path for path in index.photo_like if path in embedded])
+    if done.held_back:
+        typer.echo(
+            f"note: left out {len(done.held_back)} images 'index remove' took out (e.g. {done.held_back[0]}); "
+            "--readd-removed adds them back",
+            err=True,
+        )
+    if done.unsigned:
+        typer.echo(
+            f"note: {len(done.unsigned)} indexed images have no file signature (indexed before VisionGuard recorded them) "
+            "and are taken as unchanged: a file replaced under the same name is not noticed until the index is built again",
+            err=True,
+        )
     renamed = [b for b in names if index.brands[b] != names[b]]
     typer.echo(
-        f"added {added} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands"
+        f"added {len(done.added)} images"
+        + (f", replaced {len(done.replaced)} whose file changed since (e.g. {done.replaced[0]})" if done.replaced else "")
+        + f"; {index_dir} now holds {len(index)} images of {len(index.brands)} brands"
         + (f"; skipped {len(skipped)} unreadable or blank images" if skipped else "")
         + (f"; names or aliases of {len(renamed)} brands updated from brands.json (e.g. {renamed[0]})" if renamed else "")
     )
@@ -180,9 +216,10 @@ def index_remove(
         index, removed = remove_from_index(index_dir, brands=brands or (), paths=images or ())
     except VisionGuardError as error:
         _fail(str(error))
-    typer.echo(f"removed {removed} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands")
-    if removed:
-        typer.echo("note: delete them from the gallery folder too, or the next 'index add' of it adds them again", err=True)
+    typer.echo(
+        f"removed {removed} images; {index_dir} now holds {len(index)} images of {len(index.brands)} brands"
+        + ("; 'index add' leaves them out (--readd-removed adds them back)" if removed else "")
+    )
 
 
 def _warn_uncalibrated(model: str | None) -> None:
@@ -219,7 +256,7 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
     from visionguard.index import GalleryIndex, describe_search
 
     try:
-        index = GalleryIndex.load(index_dir)
+        index = GalleryIndex.load(index_dir, signatures=True)
     except VisionGuardError as error:
         _fail(str(error))
     counts = Counter(index.brand_of)
@@ -231,6 +268,14 @@ def index_info(index_dir: Path = typer.Argument(..., help="Index folder.")) -> N
     typer.echo(f"images: {len(index)} ({products} product photos, copies only)   brands: {len(index.brands)}")
     if index.photo_like:
         typer.echo(f"logo images that look like photos: {len(index.photo_like)} (e.g. {index.photo_like[0]})")
+    if index.removed:
+        typer.echo(f"removed with 'index remove', left out by 'index add': {len(index.removed)} (e.g. {index.removed[0]})")
+    unsigned = len(index) - sum(path in index.signatures for path in index.paths)
+    typer.echo(
+        "changed files: found by 'index add' (size, time, SHA-256)" if not unsigned else
+        f"changed files: {unsigned} images have no file signature (indexed before VisionGuard recorded them), "
+        "taken as unchanged by 'index add'; build the index again to record them"
+    )
     search = describe_search(index.vectors)
     typer.echo(f"search: {search['type']}" + (f", nprobe {search['nprobe']}" if "nprobe" in search else ""))
     if index.keypoints is None:

@@ -2,7 +2,8 @@
 
 An index folder holds `vectors.faiss` (logo space) and `products.faiss` (whole-photo,
 near-duplicate space), both in FAISS's own format, `index.json` (model name, checksum and
-embedding sizes, brands, gallery paths) and the gallery's ORB keypoints and thumbnails as
+embedding sizes, brands, gallery paths, the paths `index remove` took out), `signatures.json`
+(each gallery file's size, time and SHA-256, for `index add`) and the gallery's ORB keypoints and thumbnails as
 plain `.npy` arrays (`verify.KeypointStore`, for verification of copies; an index without
 them falls back to the embedding alone). No pickle anywhere: a user may hand us any folder.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import hashlib
 import json
 import os
 import shutil
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +43,7 @@ TARGET_RECALL = 0.99
 VECTORS_FILE = "vectors.faiss"
 PRODUCTS_FILE = "products.faiss"
 META_FILE = "index.json"
+SIGNATURES_FILE = "signatures.json"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -62,6 +66,16 @@ class GalleryIndex:
     #: Words OCR read in each brand's logo references (the AppGallery logo says "HUAWEI"): the
     #: wordmark check (wordmark.py) counts them as the brand's own, not as printed text.
     logo_text: dict[str, list[str]] = field(default_factory=dict)
+    #: Each indexed file's size, modification time (ns) and SHA-256 when it was embedded
+    #: (`file_signature`): `index add` embeds a file replaced under the same name again. An index
+    #: built before they were recorded has none: its files are taken as unchanged. Kept in their
+    #: own file, read only where asked (`load(signatures=True)`: add, remove, info), not by scans
+    #: (a million paths' signatures are hundreds of MB as Python objects); None: not read, and
+    #: then not written either.
+    signatures: dict[str, dict] | None = None
+    #: Gallery paths `index remove` took out: `index add` leaves them out (`readd_removed` brings
+    #: them back); a build starts without any.
+    removed: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return self.vectors.ntotal
@@ -93,14 +107,20 @@ class GalleryIndex:
             "brands": {b.id: b.to_dict() for b in self.brands.values()},
             "images": [{"path": p, "brand": b} for p, b in zip(self.paths, self.brand_of)],
             "skipped": self.skipped,
+            "removed": sorted(set(self.removed)),
             "photo_like": self.photo_like,
             "logo_text": self.logo_text,
         }
+        if self.signatures is not None:  # one file a line: {"path": {"size": ..., "mtime_ns": ..., "sha256": ...}}
+            lines = [f"{json.dumps(p, ensure_ascii=False)}: {json.dumps(self.signatures[p])}"
+                     for p in self.paths if p in self.signatures]
+            (folder / SIGNATURES_FILE).write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: str | os.PathLike, mmap: bool = True) -> "GalleryIndex":
-        """Open an index folder; `mmap` maps the vectors instead of reading them (read-only).
+    def load(cls, folder: str | os.PathLike, mmap: bool = True, signatures: bool = False) -> "GalleryIndex":
+        """Open an index folder; `mmap` maps the vectors instead of reading them (read-only);
+        `signatures` reads the gallery files' signatures too (to add to the index or save it).
 
         Its files are opened one by one: an `index add`, `remove` or `build` that swaps a new
         folder in meanwhile (`_replace_folder`) would give the old metadata with the new vectors
@@ -110,17 +130,17 @@ class GalleryIndex:
         for _ in range(5):
             seen = _identity(folder)
             try:
-                index = cls._read(folder, mmap)
+                index = cls._read(folder, mmap, signatures)
             except IndexLoadError:
                 if _identity(folder) == seen:
                     raise
                 continue
             if _identity(folder) == seen:
                 return index
-        return cls._read(folder, mmap)
+        return cls._read(folder, mmap, signatures)
 
     @classmethod
-    def _read(cls, folder: Path, mmap: bool) -> "GalleryIndex":
+    def _read(cls, folder: Path, mmap: bool, signatures: bool = False) -> "GalleryIndex":
         if folder.is_file():
             raise IndexLoadError(f"'{folder}' is a file, not an index folder; build one with 'visionguard index build'")
         if not folder.is_dir():
@@ -157,6 +177,8 @@ class GalleryIndex:
                 skipped=meta.get("skipped", []),
                 photo_like=meta.get("photo_like", []),
                 logo_text=meta.get("logo_text", {}),
+                signatures=_read_signatures(folder / SIGNATURES_FILE) if signatures else None,
+                removed=[path for path in meta.get("removed", []) if isinstance(path, str)],
             )
             index.keypoints = KeypointStore.load(folder, len(index.paths))
         except IndexLoadError:
@@ -201,6 +223,57 @@ class GalleryIndex:
             )
 
 
+def file_signature(path: str | os.PathLike) -> dict | None:
+    """A gallery file's size, modification time (ns) and SHA-256, as `index add` compares them
+    (`_file_changed`); None for what is not a readable regular file."""
+    try:  # non-blocking: a FIFO put in a file's place would block an open for reading
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as file:
+            status = os.fstat(file.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                return None
+            digest = hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError:
+        return None
+    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": digest}
+
+
+def _read_signatures(path: Path) -> dict[str, dict]:
+    """An index's signatures file: none for an index built before they were recorded; an
+    entry that is not a signature as `file_signature` writes it (the folder may come from
+    anywhere) is no signature, and its file is taken as unchanged."""
+    if not path.exists():
+        return {}
+    signatures = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(signatures, dict):
+        raise ValueError(f"{SIGNATURES_FILE} is not a map of paths to signatures")
+    return {
+        p: signature for p, signature in signatures.items()
+        if isinstance(signature, dict)
+        and all(type(signature.get(key)) is int for key in ("size", "mtime_ns"))
+        and isinstance(signature.get("sha256"), str)
+    }
+
+
+def _file_changed(path: Path, recorded: dict) -> tuple[bool, dict | None]:
+    """Whether a gallery file is another file than the one indexed under its name, by its
+    `recorded` signature: another size is another file; the same size and modification time
+    the same file, read no further (as rsync and make decide); the same size at another time
+    (a copy, a checkout) is decided by the SHA-256 of its content. Returns the file's new
+    signature too where it was read (same content, new time: kept when the index is saved)."""
+    try:
+        status = path.stat()
+    except OSError:
+        return False, None  # listed a moment ago: gone or unreadable now, the embedding pass would skip it
+    if status.st_size != recorded["size"]:
+        return True, None
+    if status.st_mtime_ns == recorded["mtime_ns"]:
+        return False, None
+    now = file_signature(path)
+    if now is None:
+        return False, None
+    return now["sha256"] != recorded["sha256"], now
+
+
 def _identity(folder: Path) -> tuple[int, int] | None:
     """Which directory `folder` names now (a swapped-in index is another one)."""
     try:
@@ -242,6 +315,7 @@ def build_index(
         keypoints=KeypointStore.from_keypoints(found.keypoints),
         photo_like=found.photo_like,
         logo_text=found.logo_text,
+        signatures=found.signatures,  # and no removed paths: a build indexes the whole gallery
     )
     out = Path(out_dir)
     try:
@@ -258,6 +332,20 @@ def build_index(
     return index
 
 
+@dataclass
+class Addition:
+    """What `add_to_index` did with a gallery folder's images."""
+
+    #: images new to the index, embedded and appended
+    added: list[str] = field(default_factory=list)
+    #: indexed images whose file changed since (`_file_changed`): embedded again, their old rows dropped
+    replaced: list[str] = field(default_factory=list)
+    #: images `index remove` took out, left out again (`readd_removed` brings them back)
+    held_back: list[str] = field(default_factory=list)
+    #: indexed images without a recorded signature (an index built before they were): taken as unchanged
+    unsigned: list[str] = field(default_factory=list)
+
+
 def add_to_index(
     gallery_dir: str | os.PathLike,
     index_dir: str | os.PathLike,
@@ -266,13 +354,17 @@ def add_to_index(
     progress: ProgressCallback | None = None,
     runtime: str = DEFAULT_RUNTIME,
     read_logo_text: bool = True,
-) -> tuple[GalleryIndex, int]:
+    readd_removed: bool = False,
+) -> tuple[GalleryIndex, Addition]:
     """Add a gallery folder's new images (paths not yet indexed) to an existing index, without
     a rebuild; brands new to the index are added, and the names and aliases of the brands its
     brands.json lists are taken from it (a brand it does not list keeps those it was indexed
-    with). Returns the index and how many were added.
+    with). An indexed file replaced under the same name since (another size, or another
+    content at another modification time: `_file_changed`) is embedded again in place of the
+    old one. Images `index remove` took out are left out, unless `readd_removed`.
+    Returns the index and what was added, replaced and left out (`Addition`).
     The search structure follows the size as a build's would (`grow_index`), without re-embedding."""
-    index = GalleryIndex.load(index_dir, mmap=False)
+    index = GalleryIndex.load(index_dir, mmap=False, signatures=True)
     embedder = index.open_model(model, runtime, index_dir)
     gallery = read_gallery(gallery_dir)
     for brand_id in gallery.named:  # a key for a brand indexed earlier, not in this folder: checked here
@@ -282,26 +374,56 @@ def add_to_index(
                 f"'{Path(gallery_dir) / 'brands.json'}' names brand '{brand_id}', but the index's brand is '{close[0]}': "
                 "brands.json's keys are the brand folders' names, letter for letter"
             )
-    unchanged = (dict(index.brands), list(index.skipped))
-    known = set(index.paths)
-    gallery.images = [(path, brand) for path, brand in gallery.images if path not in known]
+    unchanged = (dict(index.brands), list(index.skipped), sorted(set(index.removed)))
+    known, removed = set(index.paths), set(index.removed)
+    done = Addition()
+    embed: list[tuple[str, str]] = []
+    for path, brand_id in gallery.images:
+        if path in known:
+            recorded = index.signatures.get(path)
+            if recorded is None:
+                done.unsigned.append(path)
+                continue
+            changed, signature = _file_changed(gallery.root / path, recorded)
+            if changed:
+                embed.append((path, brand_id))
+            elif signature is not None:  # the same content at a new time: kept if the index is saved anyway
+                index.signatures[path] = signature
+        elif path in removed and not readd_removed:
+            done.held_back.append(path)
+        else:
+            embed.append((path, brand_id))
+    if readd_removed:
+        offered = {path for path, _ in gallery.images}
+        index.removed = [path for path in index.removed if path not in offered]
+    replaced = {path for path, _ in embed if path in known}
+    gallery.images = embed
     # framed as the index's other logos were (an index built before framing has no margin recorded)
     reader = _LogoTextReader() if read_logo_text else None
     found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"), reader)
-    if found.paths:
+    if replaced:  # the old rows go, whether the new file could be embedded or not (then it is skipped)
+        _keep_rows(index, np.array([path not in replaced for path in index.paths], bool), found.logos, found.products)
+        if index.keypoints is not None:
+            index.keypoints = index.keypoints.extended(found.keypoints)
+    elif found.paths:
         index.vectors = grow_index(index.vectors, found.logos)
         index.products = grow_index(index.products, found.products)
         if index.keypoints is not None:
             index.keypoints = index.keypoints.extended(found.keypoints)
     index.paths += found.paths
     index.brand_of += found.brand_of
+    index.signatures.update(found.signatures)
+    done.added = [path for path in found.paths if path not in replaced]
+    done.replaced = [path for path in found.paths if path in replaced]
     retried = {path for path, _ in gallery.images}
     index.skipped = [item for item in index.skipped if item["path"] not in retried] + found.skipped
     index.photo_like += found.photo_like
     for brand_id, words in found.logo_text.items():
         index.logo_text[brand_id] = sorted(set(index.logo_text.get(brand_id, [])) | set(words))
+    embedded_brands = {brand_id for _, brand_id in embed}
     for brand_id, brand in gallery.brands.items():
-        index.brands.setdefault(brand_id, brand)
+        if brand_id in embedded_brands:  # not a brand `index remove` took out, all of whose files are left out
+            index.brands.setdefault(brand_id, brand)
     for brand_id, brand in gallery.named.items():  # brands.json's names and aliases, new or changed
         if brand_id in index.brands:
             index.brands[brand_id] = brand
@@ -309,9 +431,9 @@ def add_to_index(
     missing = [b for b in index.brands if b not in present]
     if missing:
         raise GalleryError(f"brand folder '{missing[0]}' in gallery '{gallery_dir}' has no usable image (unreadable or blank)")
-    if found.paths or (index.brands, index.skipped) != unchanged:  # nothing new: a large index is not rewritten
-        _replace_folder(index, Path(index_dir))
-    return index, len(found.paths)
+    if found.paths or replaced or (index.brands, index.skipped, sorted(set(index.removed))) != unchanged:
+        _replace_folder(index, Path(index_dir))  # nothing new or changed: a large index is not rewritten
+    return index, done
 
 
 def remove_from_index(
@@ -320,14 +442,18 @@ def remove_from_index(
     """Remove brands (with all their images) and single gallery images (paths as the index
     holds them, e.g. "nike/old_logo.png") from an index, without re-embedding the rest: the
     search structures are rebuilt from the vectors they hold, chosen by the new size as a build
-    would. Returns the index and how many images were removed."""
-    index = GalleryIndex.load(index_dir, mmap=False)
+    would. The paths taken out (a brand's: those indexed or skipped as unreadable) are kept in
+    `GalleryIndex.removed`, so that `index add` of a gallery that still holds them leaves them
+    out. Returns the index and how many images were removed."""
+    index = GalleryIndex.load(index_dir, mmap=False, signatures=True)
     unknown = [b for b in brands if b not in index.brands]
     if unknown:
         raise GalleryError(f"index '{index_dir}' has no brand '{unknown[0]}'; 'visionguard index info' lists its brands")
     indexed = set(index.paths)
     missing = [p for p in paths if p not in indexed]
     if missing:
+        if missing[0] in index.removed:
+            raise GalleryError(f"image '{missing[0]}' was removed from index '{index_dir}' already")
         raise GalleryError(
             f"index '{index_dir}' has no image '{missing[0]}'; give the path as the index holds it, relative to "
             f"the gallery (e.g. '{index.paths[0]}')"
@@ -337,22 +463,40 @@ def remove_from_index(
     if not keep.any():
         raise GalleryError(f"that would leave index '{index_dir}' empty: build a new one instead")
     removed = int((~keep).sum())
+    gone = [p for p, k in zip(index.paths, keep) if not k]
+    gone += [item["path"] for item in index.skipped if item["path"].split("/", 1)[0] in drop_brands]
     if removed:
-        index.vectors = vector_index(stored_vectors(index.vectors)[keep])
-        index.products = vector_index(stored_vectors(index.products)[keep])
-        if index.keypoints is not None:
-            index.keypoints = index.keypoints.subset(keep)
-        index.paths = [p for p, k in zip(index.paths, keep) if k]
-        index.brand_of = [b for b, k in zip(index.brand_of, keep) if k]
-    left, kept_paths = set(index.brand_of), set(index.paths)
+        _keep_rows(index, keep)
+    left = set(index.brand_of)
     for brand_id in [b for b in index.brands if b not in left]:  # named, or emptied image by image
         del index.brands[brand_id]
         index.logo_text.pop(brand_id, None)
-    index.photo_like = [p for p in index.photo_like if p in kept_paths]
     index.skipped = [item for item in index.skipped
                      if item["path"] not in drop_paths and item["path"].split("/", 1)[0] not in drop_brands]
+    index.removed = sorted(set(index.removed) | set(gone))
     _replace_folder(index, Path(index_dir))
     return index, removed
+
+
+def _keep_rows(index: GalleryIndex, keep: np.ndarray, logos: np.ndarray | None = None,
+               products: np.ndarray | None = None) -> None:
+    """Keep the rows of `index` where `keep` is true, with the unit vectors `logos` and
+    `products` appended (their paths are the caller's to append): the search structures are
+    built again from the vectors they hold (no re-embedding), chosen by the new size as a build
+    would; keypoints, photo-like marks and signatures follow."""
+    kept_logos, kept_products = stored_vectors(index.vectors)[keep], stored_vectors(index.products)[keep]
+    if logos is not None and products is not None:
+        kept_logos = np.concatenate([kept_logos, logos.astype(np.float32)])
+        kept_products = np.concatenate([kept_products, products.astype(np.float32)])
+    index.vectors, index.products = vector_index(kept_logos), vector_index(kept_products)
+    if index.keypoints is not None:
+        index.keypoints = index.keypoints.subset(keep)
+    index.paths = [p for p, k in zip(index.paths, keep) if k]
+    index.brand_of = [b for b, k in zip(index.brand_of, keep) if k]
+    kept = set(index.paths)
+    index.photo_like = [p for p in index.photo_like if p in kept]
+    if index.signatures is not None:
+        index.signatures = {p: signature for p, signature in index.signatures.items() if p in kept}
 
 
 def stored_vectors(structure: faiss.Index) -> np.ndarray:
@@ -377,6 +521,7 @@ class _Embedded:
     skipped: list[dict]
     photo_like: list[str]
     logo_text: dict[str, list[str]]
+    signatures: dict[str, dict]
 
 
 class _LogoTextReader:
@@ -429,18 +574,21 @@ def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: lis
 
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
                    margin: float | None, read_text: Callable[[np.ndarray], list[str]] | None = None) -> _Embedded:
-    """Vectors (logo and product spaces) and keypoints of every readable gallery image, and
-    the words `read_text` finds in the logo references that are marks, not photos."""
+    """Vectors (logo and product spaces), keypoints and file signatures of every readable
+    gallery image, and the words `read_text` finds in the logo references that are marks, not photos."""
     logos, products, keypoints = [], [], []
     paths: list[str] = []
     brand_of: list[str] = []
     skipped: list[dict] = []
     photo_like: list[str] = []
     logo_text: dict[str, set[str]] = {}
+    signatures: dict[str, dict] = {}
     total = len(gallery.images)
     for start in range(0, total, batch_size):
         arrays = []
         for relative, brand_id in gallery.images[start : start + batch_size]:
+            # before decoding: a file replaced meanwhile has the old one's signature, and the next add takes it again
+            signature = file_signature(gallery.root / relative)
             try:
                 array = decode(gallery.root / relative)
             except DecodeError as error:
@@ -452,6 +600,8 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
             arrays.append(array)
             paths.append(relative)
             brand_of.append(brand_id)
+            if signature is not None:
+                signatures[relative] = signature
         if arrays:
             logo_vectors, product_vectors = embedder.embed_with_products(arrays)
             batch_paths, batch_brands = paths[len(paths) - len(arrays) :], brand_of[len(paths) - len(arrays) :]
@@ -471,7 +621,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
         np.concatenate(logos) if logos else np.zeros((0, dims[0]), np.float32),
         np.concatenate(products) if products else np.zeros((0, dims[1]), np.float32),
         keypoints, paths, brand_of, skipped, photo_like,
-        {brand: sorted(words) for brand, words in logo_text.items() if words},
+        {brand: sorted(words) for brand, words in logo_text.items() if words}, signatures,
     )
 
 
