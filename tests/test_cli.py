@@ -233,3 +233,60 @@ def test_replacing_an_earlier_scan_offers_resume_only_where_it_works(tmp_path, l
     done = run("scan", listings[0], "--index", tmp_path, "--out", tmp_path / name)  # stops at the index, after the notice
     assert f"replacing the results of an earlier scan in '{tmp_path / name}'" in done.stderr
     assert ("--resume would continue it" in done.stderr) == hint, done.stderr
+
+
+def test_csv_cells_longer_than_a_spreadsheet_cell_are_cut_with_a_mark(tmp_path, listings, index_dir):
+    """Excel holds 32,767 characters a cell (UTF-16 units) and cuts or spills a longer CSV cell
+    without a word: such a cell (here a manifest's long title, carried into `listing`) is cut
+    to fit, ending in a mark that says so, and the scan says how many were; JSONL keeps it whole."""
+    import csv
+
+    from visionguard.results import ScanResult
+    from visionguard.sinks import CSV_CELL_LIMIT, CsvSink, JsonlSink
+
+    folder, _ = listings
+    title = "Genuine? 😀 " + "word " * 8_000  # 40,011 characters; the emoji is 2 UTF-16 units
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in [
+        {"image": str(folder / "logo_puma.jpg"), "listing_id": "long", "title": title},
+        {"image": str(folder / "logo_adidas.jpg"), "listing_id": "short", "title": "Trainers"},
+    ]), encoding="utf-8")
+    out = tmp_path / "r.csv"
+    done = run("scan", manifest, "--index", index_dir, "--out", out, "--no-ocr", "--no-summary")
+    assert done.returncode == 0, done.stderr
+    assert "note: 1 CSV cells were longer than a spreadsheet cell holds (32,767 characters)" in done.stderr, done.stderr
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = {Path(row["path"]).name: row for row in csv.DictReader(handle)}
+    long_cell = rows["logo_puma.jpg"]["listing"]
+    assert len(long_cell.encode("utf-16-le")) // 2 == CSV_CELL_LIMIT
+    assert long_cell.startswith('{"listing_id": "long", "title": "Genuine? 😀 word word')
+    assert long_cell.endswith(f" ...[cut by VisionGuard: {len(json.dumps({'listing_id': 'long', 'title': title}, ensure_ascii=False)):,} "
+                              "characters, more than a spreadsheet cell holds; .jsonl and .parquet results keep them all]")
+    assert json.loads(rows["logo_adidas.jpg"]["listing"]) == {"listing_id": "short", "title": "Trainers"}  # the rest untouched
+
+    result = ScanResult(path="=a.jpg", listing={"title": "😀" * 20_000}, reasons=["x" * 40_000])
+    with CsvSink(tmp_path / "s.csv") as sink, JsonlSink(tmp_path / "s.jsonl") as whole:
+        sink.write(result)
+        whole.write(result)
+    assert sink.cut_cells == 2 and whole.cut_cells == 0
+    with open(tmp_path / "s.csv", newline="", encoding="utf-8") as handle:  # no emoji split in two: valid UTF-8
+        row = next(csv.DictReader(handle))
+    assert row["path"] == "'=a.jpg"  # the formula guard stays
+    for column in ("listing", "reasons"):
+        assert len(row[column].encode("utf-16-le")) // 2 <= CSV_CELL_LIMIT and "[cut by VisionGuard" in row[column]
+    assert json.loads((tmp_path / "s.jsonl").read_text(encoding="utf-8"))["listing"]["title"] == "😀" * 20_000
+
+
+def test_the_summary_shows_paths_and_words_that_look_like_markup_as_they_are(capsys):
+    """The summary table is printed with rich: a file named 'shop[/].jpg' or a word read in a
+    photo such as '[red]' is shown as it is (it was read as markup: the first failed with a
+    traceback after the scan, the second vanished)."""
+    from visionguard.cli import _print_summary, _Tally
+
+    job = _Tally()
+    job.add({"path": "shop/[/]odd.jpg", "status": "error", "error": "corrupt or truncated image"})
+    job.add({"path": "shop/[red]x[/red].jpg", "status": "ok", "risk": 0.9, "reasons": ["text '[b]ADIBAS' imitates adidas"]})
+    _print_summary(job, 2, 0, 1.0, "[out].jsonl")
+    shown = capsys.readouterr().out
+    for text in ("VisionGuard scan: 2 images -> [out].jsonl", "shop/[/]odd.jpg", "shop/[red]x[/red].jpg", "'[b]ADIBAS'"):
+        assert text in shown, shown

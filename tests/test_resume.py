@@ -81,6 +81,10 @@ def test_resume_refuses_a_file_that_is_not_results(tmp_path):
     other.write_text('{"path": "a.jpg", "status": "ok"}\nhello\n')
     with pytest.raises(VisionGuardError, match="line 2 of .* is not a VisionGuard result"):
         finished_keys(other)
+    for line in ('{"path": "b.jpg", "listing": "L1"}', '{"path": 7}', "[1, 2]"):  # one sentence, not a traceback
+        other.write_text('{"path": "a.jpg", "status": "ok"}\n' + line + "\n")
+        with pytest.raises(VisionGuardError, match="line 2 of .* is not a VisionGuard result"):
+            finished_keys(other)
     assert not finished_keys(tmp_path / "missing.jsonl")
 
 
@@ -107,10 +111,15 @@ def test_sharded_results_resume_into_a_new_shard(inputs, index_dir, tmp_path):
     shards = shard_paths(out)
     assert [p.name for p in shards] == [f"results-{i:05d}.jsonl" for i in range(-(-count // 8))]
     assert [len(p.read_text().splitlines()) for p in shards][:-1] == [8] * (len(shards) - 1)
+    last = len(shards[-1].read_text().splitlines())
     shards[-1].unlink()  # as if the run had stopped before the last shard
     kept = {p: p.read_bytes() for p in shards[:-1]}
-    done = subprocess.run([*sharded, "--resume"], capture_output=True, text=True, timeout=600)
+    summarised = [arg for arg in sharded if arg != "--no-summary"]
+    done = subprocess.run([*summarised, "--resume"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
+    assert f"VisionGuard scan: {count} images -> {tmp_path / 'results-NNNNN.jsonl'}" in done.stdout  # every shard counted
+    assert f"whole job: {count} images ({count - last} from earlier runs)" in done.stdout, done.stdout
+    assert f"this run: {last} images in " in done.stdout, done.stdout
     rows = [json.loads(line) for p in shard_paths(out) for line in p.read_text().splitlines()]
     assert len(rows) == len({r["path"] for r in rows}) == count
     assert all(p.read_bytes() == data for p, data in kept.items())  # finished shards untouched
@@ -156,6 +165,8 @@ def test_mistakes_that_would_lose_or_mix_results_are_refused(listings, index_dir
         ((str(manifest), "--out", str(earlier), "--resume"), "1 of the 1 results in .* are for images that are not among"),
         ((str(manifest), "--out", str(earlier), "--resume", "--shard-size", "5"), "holds an unsharded scan"),
         ((str(manifest), "--out", str(tmp_path / "s.jsonl"), "--resume"), "the results are in shards"),
+        ((str(folder), str(manifest), "--out", str(earlier), "--resume"),  # a folder scanned alone, then with another input
+         "not among these inputs .* a folder's result paths start with its name"),
     ]
     for arguments, message in cases:
         done = scan(*arguments)
@@ -308,3 +319,70 @@ def test_a_scan_stopped_before_it_writes_keeps_the_earlier_scans_settings(listin
                                     "--model", "no-such-model"])
     assert done.exit_code == 2 and "unknown model" in done.output, done.output
     assert out.read_text() == '{"path": "earlier.jpg"}\n' and json.loads(record.read_text()) == {"ocr": False}
+
+
+def _verdicts(stdout: str) -> str:
+    """The summary's line of counts per verdict."""
+    return re.search(r"ok \d+ .*high risk \(>=0.5\) \d+", stdout).group(0)
+
+
+def test_the_summary_after_resume_counts_the_whole_job(listings, index_dir, tmp_path, monkeypatch):
+    """After --resume (here into an input folder that grew since the first run) the summary
+    counts every result in the file, earlier runs' as well, as a scan of everything at once
+    would, and gives this run's own throughput under its own name; a finished job resumed loads
+    nothing and scans nothing, and still shows the whole job."""
+    from typer.testing import CliRunner
+
+    from visionguard.cli import app
+    from visionguard.scanner import Scanner
+
+    folder, specs = listings
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    names = sorted(specs)
+    for name in names[:4]:
+        shutil.copy(folder / name, inputs / name)
+    out = tmp_path / "r.jsonl"
+    command = [*CLI, "scan", str(inputs), "--index", str(index_dir), "--out", str(out), "--no-ocr"]
+    subprocess.run(command, check=True, capture_output=True, timeout=600)
+    for name in names[4:]:  # the crawl brought more photos
+        shutil.copy(folder / name, inputs / name)
+    done = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and f"resuming: 4 of {len(names)} images already in" in done.stderr, done.stderr
+    reference = subprocess.run([*command[:-3], "--out", str(tmp_path / "all.jsonl"), "--no-ocr"],
+                               capture_output=True, text=True, timeout=600)
+    assert f"VisionGuard scan: {len(names)} images -> {out}" in done.stdout, done.stdout
+    assert f"whole job: {len(names)} images (4 from earlier runs)  {_verdicts(reference.stdout)}" in done.stdout
+    assert re.search(rf"^this run: {len(names) - 4} images in [\d.]+ s, [\d.]+ images/s", done.stdout, re.M), done.stdout
+    table = done.stdout.split("\n", 1)[1].split("whole job")[0]  # the most serious results of the whole job
+    assert table == reference.stdout.split("\n", 1)[1].split("ok ")[0], (done.stdout, reference.stdout)
+
+    def not_needed(*args, **kwargs):
+        raise AssertionError("a finished job loads no model")
+
+    monkeypatch.setattr(Scanner, "load", not_needed)
+    finished = CliRunner().invoke(app, command[3:] + ["--resume"])
+    assert finished.exit_code == 0, finished.output
+    assert f"nothing left to scan: all {len(names)} images have their results in {out}" in finished.output
+    assert f"whole job: {len(names)} images (all from earlier runs)  {_verdicts(reference.stdout)}" in finished.output
+    assert "this run: nothing left to scan" in finished.output
+    assert len(out.read_text().splitlines()) == len(names)
+
+
+def test_resume_without_results_scans_everything_and_keeps_its_settings(listings, index_dir, tmp_path):
+    """--resume where the results file is gone (deleted, or never written: a mistyped --out)
+    says so and scans everything, with its own settings: no refusal over a settings record
+    left from the results that are gone, and a record of this scan for the next --resume."""
+    folder, specs = listings
+    out = tmp_path / "r.jsonl"
+    record = tmp_path / "r.jsonl.scan.json"
+    record.write_text(json.dumps({"ocr": True, "small_logos": True}) + "\n")  # the deleted results' settings
+    command = [*CLI, "scan", str(folder), "--index", str(index_dir), "--out", str(out), "--no-ocr", "--no-summary"]
+    done = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"note: no results in {out} to resume from: scanning all {len(specs)} images" in done.stderr
+    assert len(out.read_text().splitlines()) == len(specs)
+    assert json.loads(record.read_text())["ocr"] is False and json.loads(record.read_text())["small_logos"] is False
+    out.write_text(out.read_text().splitlines(keepends=True)[0])  # stopped after one line: the record now guards it
+    refused = subprocess.run([*command[:-2], "--no-summary", "--resume"], capture_output=True, text=True, timeout=600)
+    assert refused.returncode == 2 and "ocr False, now True" in refused.stderr, refused.stderr

@@ -378,27 +378,32 @@ def scan(
     ),
 ) -> None:
     """Scan listing photos for brands, altered brand names and copies of genuine photos."""
-    from visionguard.scanner import Scanner
-    from visionguard.sinks import ResultsWriteError, ShardedSink, open_sink
+    from visionguard.sinks import CSV_CELL_LIMIT, ResultsWriteError, ShardedSink, open_sink
     from visionguard.sources import iter_inputs
 
     started = time.perf_counter()
-    counts: Counter[str] = Counter()
-    flagged: list[tuple[str, float, str, str]] = []
+    job = _Tally()  # the whole results file(s): what earlier runs wrote (read back with --resume) and this run's
     progress = None
     sink = None
     try:
-        total, done, stale_shards = _plan(inputs, out, shard_size, resume)
-        already = sum(done.values())
+        total, done, stale_shards = _plan(inputs, out, shard_size, resume, job)
+        already, read_back = sum(done.values()), time.perf_counter() - started
         sink = ShardedSink(out, shard_size, append=resume) if shard_size else open_sink(out, append=resume)
         options = dict(
             ocr=ocr, ocr_detector=ocr_detector, ocr_coarse_side=ocr_coarse_side or None, ocr_side=ocr_side or None, text_cells=text_cells, batch_size=batch_size,
             ocr_alternatives=ocr_alternatives, small_logos=small_logos, refine=refine, device=device, precision=precision,
         )
         settings = _scan_settings(index, model, runtime, options)
-        if resume:
+        if resume and already:
             _refuse_other_settings(out, settings)
-        if engine == "local":
+        elif resume:  # nothing kept to resume from (a missing or empty OUT): say so, in case --out is mistyped
+            typer.echo(f"note: no results in {_results_named(out, shard_size)} to resume from: scanning all {total} images", err=True)
+        if already == total:  # a finished job resumed: nothing to load or scan
+            typer.echo(f"nothing left to scan: all {total} images have their results in {_results_named(out, shard_size)}", err=True)
+            rows = iter(())
+        elif engine == "local":
+            from visionguard.scanner import Scanner  # torch and the rest: seconds, not needed for a finished job
+
             scanner = Scanner.load(index, model=model, runtime=runtime, workers=workers, **options)
             scanner.ocr_engine  # noqa: B018 - load now: a missing OCR dependency is one sentence, not an error per image
             pending = (item for item in iter_inputs(inputs) if not _take(done, item.key))  # streamed: flat memory
@@ -415,26 +420,18 @@ def scan(
             rows = ray_engine.iter_results(results)
         else:
             raise VisionGuardError(f"unknown engine '{engine}'; choose local or ray")
-        if already:
-            typer.echo(f"resuming: {already} of {total} images already in {out}", err=True)
+        if already and already < total:
+            typer.echo(f"resuming: {already} of {total} images already in {_results_named(out, shard_size)} "
+                       f"(read back and checked against the inputs in {read_back:.1f} s)", err=True)
         progress = _Progress(max(total - already, 0), "scanning", enabled=True)
         for shard in stale_shards:  # the new scan may write fewer: none of the old may stay beside it
             shard.unlink()
         with sink:
-            if not resume:  # now that OUT is emptied: a scan stopped before this leaves OUT and its record as they were
+            if not already:  # now that OUT is emptied: a scan stopped before this leaves OUT and its record as they were
                 _record_settings(out, settings)
             for row in rows:
                 sink.write_row(row)
-                counts[row["status"]] += 1
-                counts["brand"] += row["brand"] is not None
-                counts["altered"] += bool(row["altered"])
-                counts["duplicate"] += row["duplicate_of"] is not None
-                if row["risk"] >= 0.5:
-                    counts["high_risk"] += 1
-                if row["status"] == "error" or row["risk"] > 0:
-                    flagged.append((row["status"], row["risk"], row["path"], row["error"] or "; ".join(row["reasons"])))
-                    if len(flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
-                        flagged = sorted(flagged, key=_summary_order)[:_SUMMARY_ROWS]
+                job.add(row)
                 progress.update(sink.count)
     except ResultsWriteError as error:
         if progress:
@@ -464,16 +461,23 @@ def scan(
               f"({_how_to_finish(out)})", code=130)
     progress.close()
     elapsed = time.perf_counter() - started
-    scanned = counts["ok"] + counts["error"]
+    if sink.cut_cells:
+        typer.echo(
+            f"note: {sink.cut_cells} CSV cells were longer than a spreadsheet cell holds ({CSV_CELL_LIMIT:,} characters) "
+            "and were cut, ending in '...[cut by VisionGuard: ...]'; a .jsonl or .parquet --out keeps them whole",
+            err=True,
+        )
     if summary:
-        _print_summary(scanned, counts, flagged, elapsed, _results_named(out, shard_size))
+        _print_summary(job, sink.count, already, elapsed, _results_named(out, shard_size))
 
 
-def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple[int, Counter[str], list[Path]]:
+def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool,
+          job: "_Tally | None" = None) -> tuple[int, Counter[str], list[Path]]:
     """Check the inputs and the results file(s) against each other before anything loads: the
     number of inputs; with --resume the keys already done (with their multiplicity: an input
-    listed twice has two lines); without it, an earlier scan's shards, to be removed when the
-    new one starts. Refuses what would lose or mix up results."""
+    listed twice has two lines), and each result already written counted into `job` (the same
+    pass over the file); without it, an earlier scan's shards, to be removed when the new one
+    starts. Refuses what would lose or mix up results."""
     from visionguard.sinks import finished_keys, open_sink, shard_paths
     from visionguard.sources import IMAGE_EXTENSIONS, iter_keys
 
@@ -492,7 +496,7 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple
             raise VisionGuardError(f"cannot resume: the results are in shards ({shard_paths(out)[0].name}, ...); resume with --shard-size")
     done: Counter[str] = Counter()
     for part in parts if resume else []:
-        done.update(finished_keys(part))
+        done.update(finished_keys(part, job.add if job is not None else None))
     unmatched, total = done.copy(), 0
     for key in iter_keys(inputs):
         total += 1
@@ -504,10 +508,13 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool) -> tuple
         raise VisionGuardError(f"input {named} {'has' if len(inputs) == 1 else 'have'} no image files ({kinds})")
     stray = +unmatched
     if stray:
+        several = any(spec.is_dir() for spec in inputs) and len(inputs) > 1
         raise VisionGuardError(
             f"cannot resume: {sum(stray.values())} of the {sum(done.values())} results in '{out}' are for images that "
             f"are not among these inputs (e.g. '{next(iter(stray)).split(chr(9))[0]}'): resume with the inputs of the "
             "interrupted scan, or scan to a new --out"
+            + ("; with several inputs a folder's result paths start with its name, so a folder scanned alone "
+               "before cannot be resumed with another input beside it (scan the new one to its own --out)" if several else "")
         )
     earlier = [part for part in parts if part.is_file() and part.stat().st_size] if not resume else []
     if earlier:
@@ -597,22 +604,67 @@ def _summary_order(row: tuple) -> tuple:
     return (status == "error", -risk, path)
 
 
-def _print_summary(scanned: int, counts: Counter, flagged: list, elapsed: float, out: str) -> None:
+class _Tally:
+    """What the summary reports, counted one result at a time in flat memory: results per
+    verdict, and the most serious ones (highest risk, then errors) for its table."""
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.flagged: list[tuple[str, float, str, str]] = []
+
+    def add(self, row: dict) -> None:
+        """Count one result (`ScanResult.to_dict()`, or a line read back from a results file,
+        which may come from an older version: missing fields count as empty)."""
+        status = "error" if row.get("status") == "error" else "ok"
+        try:
+            risk = float(row.get("risk") or 0.0)
+        except (TypeError, ValueError):
+            risk = 0.0
+        self.counts[status] += 1
+        self.counts["brand"] += row.get("brand") is not None
+        self.counts["altered"] += bool(row.get("altered"))
+        self.counts["duplicate"] += row.get("duplicate_of") is not None
+        self.counts["high_risk"] += risk >= 0.5
+        if status == "error" or risk > 0:
+            reasons = row.get("reasons")
+            why = row.get("error") or ("; ".join(map(str, reasons)) if isinstance(reasons, list) else "")
+            self.flagged.append((status, risk, str(row.get("path")), str(why)))
+            if len(self.flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
+                self.flagged = self.top()
+
+    @property
+    def total(self) -> int:
+        return self.counts["ok"] + self.counts["error"]
+
+    def top(self) -> list[tuple[str, float, str, str]]:
+        return sorted(self.flagged, key=_summary_order)[:_SUMMARY_ROWS]
+
+
+def _print_summary(job: _Tally, scanned: int, earlier: int, elapsed: float, out: str) -> None:
+    """The whole job's results (with --resume, earlier runs' too), then this run's throughput.
+    On a terminal the table takes its width; in a pipe it is 80 columns, without colour."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    console = Console(soft_wrap=True)
-    table = Table(title=f"VisionGuard scan: {scanned} images -> {out}", show_lines=False)
+    # as plain text: a path or a word read in a photo that looks like markup ('[/]', '[red]') is shown
+    # as it is, not styled or failing; unhighlighted: it coloured the '3.' of '3.2 s' apart from its '2 s'
+    console = Console(soft_wrap=True, highlight=False, markup=False)
+    table = Table(title=Text(f"VisionGuard scan: {job.total} images -> {out}"), show_lines=False)
     for column in ("risk", "path", "why"):
         table.add_column(column, overflow="fold")
-    for status, risk, path, why in sorted(flagged, key=_summary_order)[:_SUMMARY_ROWS]:
-        table.add_row("error" if status == "error" else f"{risk:.2f}", path, why)
+    for status, risk, path, why in job.top():
+        table.add_row("error" if status == "error" else f"{risk:.2f}", Text(path), Text(why))
     console.print(table)
-    console.print(
-        f"ok {counts['ok']}  errors {counts['error']}  branded {counts['brand']}  altered names {counts['altered']}  "
-        f"copied photos {counts['duplicate']}  high risk (>=0.5) {counts['high_risk']}  "
-        f"| {elapsed:.1f}s, {scanned / max(elapsed, 1e-9):.2f} images/s (model and OCR loading included)"
-    )
+    counts = job.counts
+    verdicts = (f"ok {counts['ok']}  errors {counts['error']}  branded {counts['brand']}  altered names {counts['altered']}  "
+                f"copied photos {counts['duplicate']}  high risk (>=0.5) {counts['high_risk']}")
+    rate = f"{elapsed:.1f} s, {scanned / max(elapsed, 1e-9):.2f} images/s (loading included)"
+    if not earlier:  # the run is the whole job
+        console.print(f"{verdicts}  | {scanned} images in {rate}")
+        return
+    console.print(f"whole job: {job.total} images ({f'{earlier} from earlier runs' if scanned else 'all from earlier runs'})  {verdicts}")
+    console.print(f"this run: {scanned} images in {rate}" if scanned else "this run: nothing left to scan")
 
 
 def main() -> None:

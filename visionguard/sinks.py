@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Callable
 
 from visionguard.errors import VisionGuardError
 from visionguard.results import ScanResult
@@ -35,6 +35,7 @@ class Sink:
         self.path = Path(path)
         self.append = append
         self.count = 0
+        self.cut_cells = 0  # CSV cells cut to what a spreadsheet cell holds (`CsvSink`)
 
     def __enter__(self) -> "Sink":
         try:
@@ -121,11 +122,34 @@ def _as_text(cell: Any) -> Any:
     return "'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
 
 
+#: The most a spreadsheet cell holds: Excel's limit, 32,767 characters counted in UTF-16 units
+#: (an emoji counts 2). Excel cuts a longer CSV cell, or spills it into the next rows, without a word.
+CSV_CELL_LIMIT = 32_767
+#: What ends a CSV cell cut to `CSV_CELL_LIMIT` (ASCII: one UTF-16 unit a character).
+CSV_CUT_MARK = " ...[cut by VisionGuard: {length:,} characters, more than a spreadsheet cell holds; .jsonl and .parquet results keep them all]"
+
+
+def _fit_cell(cell: Any) -> tuple[Any, bool]:
+    """A text cell longer than a spreadsheet cell holds, cut to `CSV_CELL_LIMIT` UTF-16 units
+    with `CSV_CUT_MARK` at its end (a cut JSON cell is no longer valid JSON: the mark says where
+    the whole value is); whether it was cut."""
+    if not isinstance(cell, str) or len(cell) <= CSV_CELL_LIMIT // 2:  # at most 2 units a character: fits
+        return cell, False
+    units = cell.encode("utf-16-le")
+    if len(units) <= 2 * CSV_CELL_LIMIT:
+        return cell, False
+    mark = CSV_CUT_MARK.format(length=len(cell))
+    kept = units[: 2 * (CSV_CELL_LIMIT - len(mark))].decode("utf-16-le", errors="ignore")  # a split emoji is dropped
+    return kept + mark, True
+
+
 class CsvSink(_TextSink):
     """One row per result for spreadsheets: scalar fields as columns, nested ones (altered
     names, mentions, OCR, listing, timings) as compact JSON in their column. A text cell that
-    starts with = + - @, a tab or CR gets a leading ' (a spreadsheet would run it as a formula);
-    JSONL and Parquet keep every value exactly."""
+    starts with = + - @, a tab or CR gets a leading ' (a spreadsheet would run it as a formula),
+    and one longer than a spreadsheet cell holds (`CSV_CELL_LIMIT`, e.g. the OCR of a photo full
+    of text, a manifest's long description) is cut, ending in `CSV_CUT_MARK`; `cut_cells` counts
+    them. JSONL and Parquet keep every value exactly."""
 
     newline = ""
 
@@ -134,8 +158,13 @@ class CsvSink(_TextSink):
             csv.writer(self._handle).writerow(COLUMNS)
 
     def _format(self, row: dict[str, Any]) -> str:
+        cells = []
+        for cell in _flat(row):
+            cell, cut = _fit_cell("" if cell is None else _as_text(cell))
+            cells.append(cell)
+            self.cut_cells += cut
         buffer = io.StringIO()
-        csv.writer(buffer).writerow(["" if cell is None else _as_text(cell) for cell in _flat(row)])
+        csv.writer(buffer).writerow(cells)
         return buffer.getvalue()
 
 
@@ -210,6 +239,7 @@ class ShardedSink:
         self._next = int(existing[-1].stem.rsplit("-", 1)[1]) + 1 if existing else 0
         self._current: Sink | None = None
         self.count = 0
+        self.cut_cells = 0
 
     def __enter__(self) -> "ShardedSink":
         open_sink(self.path)  # checks the format now, not at the first result
@@ -227,8 +257,10 @@ class ShardedSink:
             except VisionGuardError as error:
                 raise ResultsWriteError(str(error)) from None
             self._next += 1
+        cut = self._current.cut_cells
         self._current.write_row(row)
         self.count += 1
+        self.cut_cells += self._current.cut_cells - cut
 
     def __exit__(self, kind: type | None, value: BaseException | None, trace: TracebackType | None) -> None:
         self._close_current(kind)
@@ -246,11 +278,12 @@ def shard_paths(path: str | os.PathLike) -> list[Path]:
     return sorted(found)
 
 
-def finished_keys(path: str | os.PathLike) -> Counter[str]:
+def finished_keys(path: str | os.PathLike, each_row: Callable[[dict[str, Any]], None] | None = None) -> Counter[str]:
     """Inputs already in a results file (`sources.input_key`), with how many lines each has (an
     input listed twice has two), for `--resume`, read line by line. A last line cut short
     by a kill is removed from the file (its image is scanned again), so each input ends with
-    exactly one line."""
+    exactly one line. `each_row`, if given, is called with every whole line's result as it is
+    read (the CLI counts the verdicts already written for its summary: one pass, flat memory)."""
     path = Path(path)
     if not path.exists():
         return Counter()
@@ -263,11 +296,15 @@ def finished_keys(path: str | os.PathLike) -> Counter[str]:
                     break
                 try:
                     row = json.loads(line)
+                    if not isinstance(row["path"], str):
+                        raise TypeError("a result's path is text")
                     done[input_key(row["path"], row.get("listing") or {})] += 1
-                except (ValueError, KeyError, TypeError):
+                except (ValueError, KeyError, TypeError, AttributeError):  # a list, a number, a listing that is text
                     raise VisionGuardError(
                         f"cannot resume: line {number} of '{path}' is not a VisionGuard result; scan to a new --out file"
                     ) from None
+                if each_row is not None:
+                    each_row(row)
                 complete += len(line)
         if complete < path.stat().st_size:
             with open(path, "r+b") as handle:
