@@ -242,3 +242,18 @@ def test_cli_scans_a_manifest_and_a_shard_together(listings, index_dir, tmp_path
     assert [(r["path"], r["listing"]) for r in rows] == [(str(folder / "text_adibas.jpg"), {"listing_id": "A1"}), ("s.tar/logo_puma.jpg", {})]
     assert rows[0]["altered"][0]["brand"] == "adidas"
 
+
+
+def test_a_long_csv_cell_is_read_and_an_open_quote_is_one_sentence(tmp_path):
+    """Python's csv module stops at 128 KiB a cell: a pasted description must still read, and a
+    quote left open (the rest of the file in one cell) must be one sentence, not a traceback."""
+    description = "genuine leather " * 20_000  # 320,000 characters
+    manifest = tmp_path / "long.csv"
+    with manifest.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["image", "description"], ["a.jpg", description], ["b.jpg", "short"]])
+    items = list(iter_inputs([manifest]))
+    assert [item.path for item in items] == ["a.jpg", "b.jpg"] and items[0].listing["description"] == description
+    broken = tmp_path / "open_quote.csv"
+    broken.write_text('image,title\na.jpg,"unclosed\n' + "b.jpg,x\n" * (sources.CSV_CELL_LIMIT // 8 + 1))
+    with pytest.raises(VisionGuardError, match=r"row 2 of manifest .* is not readable CSV: .* \(a quote left open"):
+        list(iter_inputs([broken]))

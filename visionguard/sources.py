@@ -60,6 +60,9 @@ IMAGE_COLUMNS = ("image", "image_path", "path", "file")
 #: The manifest column holding the listing's title: its text is matched for brand names and
 #: imitations of them, like the text OCR reads in the photo.
 TITLE_COLUMN = "title"
+#: The longest CSV manifest cell read: a description pasted into a column fits; a quote left
+#: open, which makes the rest of the file one cell, gets an error instead of gigabytes.
+CSV_CELL_LIMIT = 16 * 1024 * 1024
 LIST_SUFFIXES = (".txt", ".lst")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
 TAR_SUFFIXES = (".tar",)
@@ -232,10 +235,19 @@ def _utf8_lines(handle, spec: str, kind: str) -> Iterator[str]:
 
 
 def _csv_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    if csv.field_size_limit() < CSV_CELL_LIMIT:  # Python's default, 128 KiB, refuses a long pasted description
+        csv.field_size_limit(CSV_CELL_LIMIT)
     with open(spec, newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" starts with a BOM
         rows = csv.DictReader(_utf8_lines(handle, spec, "manifest"), restkey="extra_values")  # a ragged row's rest
-        for number, row in enumerate(rows, start=2):
-            yield number, row
+        number = 1
+        try:
+            for number, row in enumerate(rows, start=2):
+                yield number, row
+        except csv.Error as error:
+            raise VisionGuardError(
+                f"row {number + 1} of manifest '{spec}' is not readable CSV: {error} (a quote left open "
+                "takes in the rest of the file as one cell)"
+            ) from None
 
 
 def _jsonl_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
