@@ -254,6 +254,6 @@ def test_a_long_csv_cell_is_read_and_an_open_quote_is_one_sentence(tmp_path):
     items = list(iter_inputs([manifest]))
     assert [item.path for item in items] == ["a.jpg", "b.jpg"] and items[0].listing["description"] == description
     broken = tmp_path / "open_quote.csv"
-    broken.write_text('image,title\na.jpg,"unclosed\n' + "b.jpg,x\n" * (sources.CSV_CELL_LIMIT // 8 + 1))
+    broken.write_text('image,title\na.jpg,"unclosed\n' + "b.jpg,x\n" * (sources.MANIFEST_CELL_LIMIT // 8 + 1))
     with pytest.raises(VisionGuardError, match=r"row 2 of manifest .* is not readable CSV: .* \(a quote left open"):
         list(iter_inputs([broken]))

@@ -62,7 +62,7 @@ IMAGE_COLUMNS = ("image", "image_path", "path", "file")
 TITLE_COLUMN = "title"
 #: The longest CSV manifest cell read: a description pasted into a column fits; a quote left
 #: open, which makes the rest of the file one cell, gets an error instead of gigabytes.
-CSV_CELL_LIMIT = 16 * 1024 * 1024
+MANIFEST_CELL_LIMIT = 16 * 1024 * 1024
 LIST_SUFFIXES = (".txt", ".lst")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".parquet")
 TAR_SUFFIXES = (".tar",)
@@ -235,8 +235,8 @@ def _utf8_lines(handle, spec: str, kind: str) -> Iterator[str]:
 
 
 def _csv_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    if csv.field_size_limit() < CSV_CELL_LIMIT:  # Python's default, 128 KiB, refuses a long pasted description
-        csv.field_size_limit(CSV_CELL_LIMIT)
+    if csv.field_size_limit() < MANIFEST_CELL_LIMIT:  # Python's default, 128 KiB, refuses a long pasted description
+        csv.field_size_limit(MANIFEST_CELL_LIMIT)
     with open(spec, newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" starts with a BOM
         rows = csv.DictReader(_utf8_lines(handle, spec, "manifest"), restkey="extra_values")  # a ragged row's rest
         number = 1
