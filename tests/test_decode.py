@@ -215,3 +215,22 @@ def test_a_bomb_gets_one_message_whatever_other_threads_do_with_warnings():
         stop.set()
         churner.join()
     assert seen == {f"image is 10000x10000 pixels, above the limit of {MAX_PIXELS} (possible decompression bomb)"}
+
+
+def test_an_async_upload_is_one_clear_message_not_text_mode_advice(recwarn):
+    """FastAPI's UploadFile has an async read(): it was told to open the file in 'rb' mode, and
+    Python warned that the coroutine was never awaited."""
+
+    class AsyncUpload:
+        def __init__(self, data: bytes) -> None:
+            self.file = io.BytesIO(data)
+
+        async def read(self, size: int = -1) -> bytes:
+            return self.file.read(size)
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "red").save(buffer, "PNG")
+    with pytest.raises(DecodeError, match=r"reads asynchronously .*'await upload.read\(\)', or 'upload.file'"):
+        decode(AsyncUpload(buffer.getvalue()))
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]
+    assert decode(AsyncUpload(buffer.getvalue()).file).shape == (30, 40, 3)

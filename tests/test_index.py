@@ -266,8 +266,21 @@ def test_scan_refuses_an_index_built_by_another_model(index_dir, tmp_path):
         Scanner.load(copy)
 
 
+def test_a_model_given_as_a_path_is_a_model_file_and_a_wrong_type_a_type_error(index_dir, gallery_dir, tmp_path):
+    """`model=Path(...)` is what a service passes from its settings (it was an AttributeError)."""
+    with pytest.raises(VisionGuardError, match="model weights 'nope.safetensors' do not exist"):
+        Scanner.load(index_dir, model=Path("nope.safetensors"))
+    with pytest.raises(VisionGuardError, match="model weights 'nope.safetensors' do not exist"):
+        build_index(gallery_dir, tmp_path / "never-built", model=Path("nope.safetensors"))
+    with pytest.raises(TypeError, match="model must be a model name, a .safetensors path or an EmbeddingModel, not int"):
+        Scanner.load(index_dir, model=2)
+    with pytest.raises(TypeError, match="the index must be the path of an index folder, not NoneType"):
+        Scanner.load(None)  # an unset setting (it was Path's "expected str, bytes or os.PathLike object")
+
+
 @pytest.mark.parametrize(
-    "damage", ["missing", "not_index", "a_file", "corrupt", "corrupt_keypoints", "pickled_keypoints", "meta_a_list", "meta_model_a_string"]
+    "damage", ["missing", "not_index", "a_file", "corrupt", "corrupt_keypoints", "pickled_keypoints", "meta_a_list", "meta_model_a_string",
+              "meta_model_unnamed"]
 )
 def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
     target = tmp_path / "index"
@@ -279,6 +292,8 @@ def test_wrong_or_broken_index_folder(index_dir, tmp_path, damage):
         shutil.copytree(index_dir, target)
         meta = json.loads((target / "index.json").read_text())
         wrong = [] if damage == "meta_a_list" else {**meta, "model": "x"}
+        if damage == "meta_model_unnamed":  # escaped as KeyError: 'name' from Scanner.load
+            wrong = {**meta, "model": {k: v for k, v in meta["model"].items() if k != "name"}}
         (target / "index.json").write_text(json.dumps(wrong))
     elif damage == "corrupt":
         shutil.copytree(index_dir, target)

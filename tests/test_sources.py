@@ -92,6 +92,35 @@ def test_manifests_as_spreadsheets_and_warehouses_write_them(listings, tmp_path,
     assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["listing"]["price"] == "19.90"
 
 
+def test_api_results_are_json_whatever_the_caller_names_and_lists(listings, quick_scanner):
+    """A service names uploads with a Path and builds listings from a pandas row (numpy integers,
+    NaN, timestamps): `to_dict()` is still one strict JSON object (it raised TypeError, or wrote NaN)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from visionguard.sources import ScanInput
+
+    folder, _ = listings
+    data = (folder / "logo_puma.jpg").read_bytes()
+    row = {"listing_id": np.int64(7), "price": np.float32(19.5), "rating": float("nan"), "sold": np.bool_(True),
+           "seen": np.datetime64("2026-11-24T10:30"), "gone": np.datetime64("NaT"), "sizes": np.array([40, 41])}
+    named = quick_scanner.scan_image(data, path=Path("uploads") / "L7.jpg")
+    listed, failed = quick_scanner.scan([ScanInput(data, "L7.jpg", row), ScanInput(b"", "L8.jpg", row, error="gone")])
+    assert named.path == "uploads/L7.jpg" and named.to_dict()["path"] == "uploads/L7.jpg"
+    for result in (listed, failed):
+        data_row = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+        assert data_row["listing"] == {"listing_id": 7, "price": 19.5, "rating": None, "sold": True,
+                                       "seen": "2026-11-24T10:30", "gone": None, "sizes": [40, 41]}
+    assert listed.brand == "puma" and failed.error == "gone"
+
+
+def test_pandas_missing_values_are_null_in_listings():
+    pd = pytest.importorskip("pandas")
+    row = {"seen": pd.NaT, "n": pd.NA, "t": pd.Timestamp("2026-11-24")}  # NaT was written as the text "NaT"
+    assert sources.json_value(row) == {"seen": None, "n": None, "t": "2026-11-24T00:00:00"}
+
+
 def test_tar_shards_are_read_as_streams(listings, tmp_path, quick_scanner):
     folder, specs = listings
     shard = tmp_path / "shard-00001.tar"

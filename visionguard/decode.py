@@ -7,6 +7,7 @@ array or raises `DecodeError` with a message fit for a result line.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import warnings
@@ -40,8 +41,16 @@ def decode(source: ImageInput, max_side: int = MAX_SIDE) -> np.ndarray:
         return _to_rgb_array(source, max_side)
     if hasattr(source, "read"):  # an open file or a stream (a request body)
         source = source.read()
-        if not isinstance(source, (bytes, bytearray)):
+        if inspect.isawaitable(source):
+            getattr(source, "close", lambda: None)()  # not awaited here: no "never awaited" warning
+            raise DecodeError(
+                "the file object reads asynchronously (an async upload such as FastAPI's UploadFile): "
+                "give the bytes of 'await upload.read()', or 'upload.file'"
+            )
+        if isinstance(source, str):
             raise DecodeError("the file object gave text, not bytes: open it in binary mode ('rb')")
+        if not isinstance(source, (bytes, bytearray, memoryview)):
+            raise DecodeError(f"the file object's read() gave a {type(source).__name__}, not bytes")
     if isinstance(source, (bytes, bytearray, memoryview)):
         if not source:
             raise DecodeError("empty data (0 bytes)")

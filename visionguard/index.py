@@ -126,6 +126,8 @@ class GalleryIndex:
         folder in meanwhile (`_replace_folder`) would give the old metadata with the new vectors
         (wrong brands for every row, or "inconsistent"). The folder is a new directory after a
         swap, so a load that saw it change is done again."""
+        if not isinstance(folder, (str, os.PathLike)):  # None from an unset setting
+            raise TypeError(f"the index must be the path of an index folder, not {type(folder).__name__}")
         folder = Path(folder)
         for _ in range(5):
             seen = _identity(folder)
@@ -160,6 +162,8 @@ class GalleryIndex:
                     f"index '{folder}' has format version {meta.get('format_version')}, "
                     f"this VisionGuard reads version {FORMAT_VERSION}; rebuild it"
                 )
+            if not all(isinstance(meta["model"].get(key), str) for key in ("name", "checksum")):
+                raise ValueError(f"{META_FILE} does not name the model that built it, with its checksum")
             # memory-mapped: pages are shared by worker processes and loaded as searched. MMAP_IFC
             # maps both structures (an exact index's vectors and IVF lists); IO_FLAG_MMAP alone
             # left an exact index (below EXACT_LIMIT) read into each process's own memory
@@ -197,10 +201,11 @@ class GalleryIndex:
         return index
 
     def open_model(
-        self, model: str | EmbeddingModel | None = None, runtime: str = DEFAULT_RUNTIME, folder: str | os.PathLike = ""
+        self, model: str | os.PathLike | EmbeddingModel | None = None, runtime: str = DEFAULT_RUNTIME, folder: str | os.PathLike = ""
     ) -> EmbeddingModel:
         """The model that built this index, or `model` (a name, a .safetensors path or an
         instance), which must be the same one."""
+        model = _model_argument(model) if model is not None else None
         if model is None:
             model = self.model["name"]
             if model not in list_models():
@@ -274,6 +279,16 @@ def _file_changed(path: Path, recorded: dict) -> tuple[bool, dict | None]:
     return now["sha256"] != recorded["sha256"], now
 
 
+def _model_argument(model: str | os.PathLike | EmbeddingModel) -> str | EmbeddingModel:
+    """A `model` argument as a name or weights path (str), or an instance; a Path to weights is
+    what a service passes from its settings."""
+    if isinstance(model, os.PathLike):
+        return os.fspath(model)
+    if not isinstance(model, (str, EmbeddingModel)):
+        raise TypeError(f"model must be a model name, a .safetensors path or an EmbeddingModel, not {type(model).__name__}")
+    return model
+
+
 def _identity(folder: Path) -> tuple[int, int] | None:
     """Which directory `folder` names now (a swapped-in index is another one)."""
     try:
@@ -286,7 +301,7 @@ def _identity(folder: Path) -> tuple[int, int] | None:
 def build_index(
     gallery_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
-    model: str | EmbeddingModel = DEFAULT_MODEL,
+    model: str | os.PathLike | EmbeddingModel = DEFAULT_MODEL,
     batch_size: int = 32,
     progress: ProgressCallback | None = None,
     runtime: str = DEFAULT_RUNTIME,
@@ -294,6 +309,7 @@ def build_index(
 ) -> GalleryIndex:
     """Embed every image of a gallery folder and save a searchable index to `out_dir`; with
     `read_logo_text`, OCR the logo references for the words they hold (`GalleryIndex.logo_text`)."""
+    model = _model_argument(model)
     gallery = read_gallery(gallery_dir)
     _check_writable_folder(Path(out_dir))  # before minutes of embedding, not after
     embedder = create_model(model, runtime) if isinstance(model, str) else model

@@ -6,8 +6,11 @@ CLI can never disagree about the schema.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from visionguard.sources import display_path, json_value
 
 
 @dataclass
@@ -74,12 +77,17 @@ class ScanResult:
     height: int | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str):  # an image named with a Path (or bytes) by an API caller
+            self.path = display_path(os.fsdecode(self.path)) if isinstance(self.path, (bytes, os.PathLike)) else str(self.path)
+
     @classmethod
     def failed(cls, path: str, message: str, listing: dict[str, Any] | None = None) -> "ScanResult":
         return cls(path=path, status="error", error=message, listing=dict(listing or {}))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["listing"] = json_value(self.listing)  # an API caller's listing may hold numpy values or NaN
         data["brand_score"] = round(float(self.brand_score), 4)
         data["duplicate_score"] = round(float(self.duplicate_score), 4)
         data["duplicate_agreement"] = round(float(self.duplicate_agreement), 4)

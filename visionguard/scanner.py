@@ -189,7 +189,9 @@ class Scanner:
     # -- public API --------------------------------------------------------------------
 
     def scan_image(self, source: ImageInput, path: str | None = None) -> ScanResult:
-        """Scan one image: a path, bytes, a PIL image or an RGB/RGBA/grey numpy array."""
+        """Scan one image: a path, bytes, a binary file object, a PIL image or a numpy array (HxW
+        grey, HxWx3 RGB or HxWx4 RGBA; OpenCV's `cv2.imread` gives BGR: pass `image[:, :, ::-1]`).
+        An image that cannot be decoded is a result with status "error" and a message, not an exception."""
         if path is None:
             path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "<memory>"
         return next(iter(self._scan_batch([ScanInput(source, path)])))

@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+
 from visionguard.errors import VisionGuardError
 
 #: File names a folder walk and a tar shard take for images. HEIC/HEIF are included although they
@@ -208,11 +210,20 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
 
 def json_value(value: Any) -> Any:
     """A manifest cell as JSON can carry it into every result format: Parquet's timestamps,
-    dates and decimals as text, binary as base64, NaN and infinities as null."""
+    dates and decimals as text, binary as base64, NaN and infinities as null; numpy scalars and
+    arrays (a pandas row given to the Python API) as the plain values they hold."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, (np.datetime64, np.timedelta64)):
+        return None if np.isnat(value) else str(value)
+    if isinstance(value, np.generic):
+        return json_value(value.item())
+    if isinstance(value, np.ndarray):
+        return json_value(value[()]) if value.ndim == 0 else [json_value(item) for item in value]
+    if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values (NaT would say "NaT")
+        return None
     if isinstance(value, (list, tuple)):
         return [json_value(item) for item in value]
     if isinstance(value, dict):
