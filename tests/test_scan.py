@@ -311,3 +311,19 @@ def test_a_manifest_title_is_matched_for_altered_names_without_ocr(scanner, list
         for plain in (honest, missing, number):
             assert not plain.altered and not plain.mentions and plain.status == "ok"
         assert json.loads(json.dumps(imitation.to_dict()))["altered"][0]["source"] == "title"
+
+
+def test_a_text_matcher_failure_is_that_image_s_error_and_the_scan_goes_on(scanner, listings, monkeypatch):
+    from visionguard.scanner import Scanner, ScanOptions
+    from visionguard.sources import ScanInput
+
+    folder, _ = listings
+    photo, after = str(folder / "text_adibas.jpg"), str(folder / "logo_puma.jpg")
+    no_ocr = Scanner(scanner.index, scanner.model, ScanOptions(ocr=False))
+    for run in (scanner, no_ocr):
+        monkeypatch.setattr(run.text_matcher, "match_tokens", lambda tokens: 1 / 0)
+    failed, next_photo = scanner.scan([photo, after])  # the OCR'd text cannot be matched: that image fails alone
+    assert (failed.status, failed.error) == ("error", "text matching failed: ZeroDivisionError: division by zero")
+    assert next_photo.path == after
+    (titled,) = no_ocr.scan([ScanInput(photo, photo, {"title": "ADIBAS"})])  # the title cannot: the photo's verdict stands
+    assert (titled.status, titled.error) == ("ok", "title check failed: ZeroDivisionError: division by zero")

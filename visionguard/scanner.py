@@ -333,7 +333,11 @@ class Scanner:
                 item.result = ScanResult.failed(result.path, f"OCR failed: {type(error).__name__}: {error}", result.listing)
                 return
             result.timings_ms["ocr"] = (time.perf_counter() - started) * 1000
-            result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)
+            try:
+                result.mentions, result.altered = self.text_matcher.match_tokens(result.ocr)
+            except Exception as error:  # noqa: BLE001 - one odd text must not stop a bulk scan
+                item.result = ScanResult.failed(result.path, f"text matching failed: {type(error).__name__}: {error}", result.listing)
+                return
             if result.altered:
                 try:
                     result.mentions, result.altered = self.text_matcher.confirm_altered(
@@ -346,7 +350,10 @@ class Scanner:
             if not self.options.ocr_alternatives:
                 for token in result.ocr:
                     token.alternatives = None
-        self._match_title(result)
+        try:
+            self._match_title(result)
+        except Exception as error:  # noqa: BLE001 - the photo's verdict stands; the scan goes on
+            result.error = f"title check failed: {type(error).__name__}: {error}"
         apply_evidence(result, visual, self.brand_names)
 
     def _match_title(self, result: ScanResult) -> None:
