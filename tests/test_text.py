@@ -395,3 +395,131 @@ def test_a_doubled_final_s_is_no_plural(text, brand):
 def test_small_capitals_are_letters_from_another_script(text, brand):
     found = flagged(text)
     assert found.brand == brand and found.kind == "confusable", found
+
+
+BOX = (0, 0, 400, 40)
+
+
+def _one_box(matcher: TextMatcher, text: str, box=BOX) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    mentions, altered = matcher.match_tokens([OcrToken(text, 0.9, box)])
+    return [(m.text, m.brand) for m in mentions], [(a.text, a.brand) for a in altered]
+
+
+@pytest.mark.parametrize(
+    "text, read, brand",
+    [
+        ("www.n1ke.shop", "n1ke", "nike"),
+        ("adibas-store", "adibas", "adidas"),
+        ("GUCCl_outlet", "GUCCl", "gucci"),
+        ("https://n1ke.com/sale", "n1ke", "nike"),
+        ("buy at rolexx.net now", "rolexx", "rolex"),
+        ("www.ADI-DAS.com", "ADI-DAS", "adidas"),  # separators inside one label of a domain still count
+        ("shop.nike-e.net", "nike-e", "nike"),
+    ],
+)
+def test_imitations_inside_domains_handles_and_compounds(text, read, brand):
+    """Words inside a box are also cut at the punctuation of domains, handles and compounds."""
+    mentions, altered = _one_box(MATCHER, text)
+    assert mentions == [] and altered == [(read, brand)], (mentions, altered)
+
+
+@pytest.mark.parametrize(
+    "text, brand",
+    [
+        ("shop.gucci.com", "gucci"),
+        ("www.NIKE.com/shoes", "nike"),
+        ("@nike", "nike"),  # a handle, not "a" + "nike" (an '@' inserted)
+        ("follow @nike", "nike"),
+        ("GUCCI.COM", "gucci"),  # these four were mentions before too
+        ("gucci.com", "gucci"),
+        ("nike.com", "nike"),
+        ("gucci_outlet", "gucci"),
+    ],
+)
+def test_correct_names_inside_domains_and_handles_are_mentions(text, brand):
+    mentions, altered = _one_box(MATCHER, text)
+    assert [b for _, b in mentions] == [brand] and altered == [], (mentions, altered)
+    if not text.startswith("@"):
+        assert isinstance(MATCHER.match_text("@didas"), AlteredName)  # '@' for 'a' stays a look-alike
+
+
+def test_names_that_contain_separators_stay_names():
+    matcher = TextMatcher(BrandCatalog([Brand("coca-cola", "Coca-Cola"), Brand("mercedes-benz", "Mercedes-Benz", ("Mercedes",)),
+                                        Brand("7-eleven", "7-Eleven")]))
+    for text, brand in [("Coca-Cola", "coca-cola"), ("www.coca-cola.com", "coca-cola"), ("new Mercedes-Benz parts", "mercedes-benz"),
+                        ("7-Eleven store", "7-eleven"), ("https://www.7-eleven.com/", "7-eleven")]:
+        mentions, altered = _one_box(matcher, text)
+        assert [b for _, b in mentions] == [brand] and altered == [], (text, mentions, altered)
+    assert _one_box(matcher, "www.c0ca-cola.com")[1] == [("c0ca-cola", "coca-cola")]
+
+
+@pytest.mark.parametrize(
+    "tokens, read, brand",
+    [
+        ([OcrToken("N I K E shoes", 0.9, BOX)], "N I K E", "nike"),
+        ([OcrToken("N I K E shoes", 0.9, (0, 0, 0, 0))], "N I K E", "nike"),
+        ([OcrToken("buy A D I D A S bag", 0.9, BOX)], "A D I D A S", "adidas"),
+        ([OcrToken("G U C C l bag", 0.9, BOX)], "G U C C l", "gucci"),
+        ([OcrToken("new N.I.K.E-shoes", 0.9, BOX)], "N.I.K.E", "nike"),
+        ([OcrToken(ch, 0.9, (60 * k, 0, 60 * k + 30, 40)) for k, ch in enumerate("NIKE")], "N I K E", "nike"),  # a box per letter
+    ],
+)
+def test_a_word_spelled_out_letter_by_letter_is_one_word(tokens, read, brand):
+    mentions, altered = MATCHER.match_tokens(tokens)
+    assert mentions == [] and [(a.text, a.brand) for a in altered] == [(read, brand)], (mentions, altered)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "www.nikon.com", "nice-deal", "e-mail", "T-shirt", "Wi-Fi", "N/A", "a b c", "a b c d e shoes", "x-ray", "A/C", "co-op",
+        "U.S.A", "size 4.5 - 5", "S A L E", "N I C E shoes", "1 2 3 4", "p.s. deal", "www.tell-me.com", "pump_it_up",
+    ],
+)
+def test_honest_compounds_domains_and_letters_are_not_flagged(text):
+    assert _one_box(MATCHER, text)[1] == []
+
+
+def test_a_printed_word_cut_at_its_punctuation_is_no_evidence_of_separators():
+    """Cutting "costco.co.uk" into "costco.co" gives the name its own last letters after a dot, and
+    "www.e.com" gives "E.com", near ECCO: where a word is cut, no separators count as inserted."""
+    catalog = BrandCatalog([Brand("costco", "Costco"), Brand("tesco", "Tesco"), Brand("ecco", "ECCO"), Brand("nike", "Nike")])
+    matcher = TextMatcher(catalog)
+    for text, brand in [("https://costco.co.uk/sale", "costco"), ("tesco.co.uk", "tesco"), ("www.ecco.co.uk", "ecco")]:
+        mentions, altered = _one_box(matcher, text)
+        assert [b for _, b in mentions] == [brand] and altered == [], (text, mentions, altered)
+    for text in ("https://COST.co.uk/sale", "www.e.com", "www.ec.co.uk"):
+        assert _one_box(matcher, text) == ([], []), text
+
+
+def test_a_title_is_matched_word_by_word_as_one_token_of_any_box():
+    """`match_text` reads its text as one name; a title goes to `match_tokens` as one token."""
+    assert MATCHER.match_text("GUCCl bag") is None
+    for box in ((0, 0, 0, 0), BOX, (10, 10, 5, 5)):
+        assert _one_box(MATCHER, "GUCCl bag", box) == ([], [("GUCCl", "gucci")])
+
+
+def test_another_brand_read_inside_an_imitation_with_no_fewer_typos_goes():
+    """"LOVIS" inside "LOVIS VUITTON" is no Levi's: the longer reading explains the same letters
+    with no more typos; the name spelled correctly inside its own imitation is no mention either."""
+    assert _one_box(MATCHER, "LOVIS VUITTON outlet store")[1] == [("LOVIS VUITTON", "louis-vuitton")]
+    assert _one_box(MATCHER, "genuine Nike-e") == ([], [("Nike-e", "nike")])
+
+
+def test_a_word_spelled_out_beside_another_is_two_words():
+    """Typos across the space between a spelled-out word and the next are no imitation, as for
+    two words ("dov EU" is not Dove)."""
+    matcher = TextMatcher(BrandCatalog([Brand("dove", "Dove"), Brand("datev", "DATEV")]))
+    for text in ("size 42 d o v EU", "size 42 C A T EU"):
+        assert _one_box(matcher, text)[1] == [], text
+
+
+def test_a_long_line_cut_up_by_spaces_or_punctuation_is_answered_at_once():
+    """Thousands of letters in one box, spaced out or joined by hyphens: lines are grouped and
+    names looked for beside words in linear time (a spaced-out line of 8,000 letters took 8 s)."""
+    import time
+
+    started = time.perf_counter()
+    for text in ("N I K E " * 2000, "a-" * 5000):
+        MATCHER.match_tokens([OcrToken(text, 0.9, (0, 0, 1000, 40))])
+    assert time.perf_counter() - started < 3.0

@@ -17,8 +17,9 @@ Imitations read in a photo then go to a second, independently trained OCR reader
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Callable, Iterable, Sequence
 
 from visionguard.results import AlteredName, BrandMention, OcrToken
@@ -69,7 +70,12 @@ class TextMatcher:
 
     # -- one string -------------------------------------------------------------------------
     def match_text(self, text: str, confidence: float = 1.0) -> BrandMention | AlteredName | None:
-        """A mention of a target brand, an imitation of one, or None for honest text."""
+        """A mention of a target brand, an imitation of one, or None for honest text.
+
+        The whole text is read as one name: a title of several words is not searched word by
+        word ("GUCCl bag" -> None, "ADI DAS" -> an imitation by separators). `match_tokens` does
+        that, and reads each of its runs of words with this; to match a title, pass it as one
+        token: `match_tokens([OcrToken(title, 1.0, (0, 0, 0, 0))])` (any box)."""
         found = self._cache.get(text, ...)
         if found is ...:
             found = self._match(text)
@@ -84,6 +90,8 @@ class TextMatcher:
 
     def _match(self, text: str) -> BrandMention | AlteredName | None:
         exact = self.catalog.exact(text)
+        if exact is None and text.startswith("@"):  # a handle ("@nike", as "#nike"), not "a" + "nike"; "@didas" stays a look-alike
+            exact = self.catalog.exact(text[1:])
         if exact is not None:
             return BrandMention(text, exact.brand, 1.0) if exact.is_target else None
         key = text_key(text)
@@ -121,8 +129,10 @@ class TextMatcher:
         found = []
         for gap in gaps:
             for start, end in ((0, gap), (gap, len(key))):
-                inner = {g - start for g in gaps if start < g < end}
-                found += [n for n in self.catalog.by_key(key[start:end]) if n.is_target and inner <= n.gaps]
+                names = [n for n in self.catalog.by_key(key[start:end]) if n.is_target]
+                if names:  # (the gaps inside only then: a long line cut up by punctuation has thousands)
+                    inner = {g - start for g in gaps if start < g < end}
+                    found += [n for n in names if inner <= n.gaps]
         return sorted(found, key=lambda n: -len(n.key))
 
     def _echo(self, text: str) -> AlteredName | None:
@@ -211,17 +221,21 @@ class TextMatcher:
 
     # -- OCR tokens ---------------------------------------------------------------------------
     def match_tokens(self, tokens: Sequence[OcrToken]) -> tuple[list[BrandMention], list[AlteredName]]:
-        """Brand mentions and imitations among OCR tokens, also across 2-3 neighbouring tokens."""
-        mentions: list[BrandMention] = []
+        """Brand mentions and imitations among OCR tokens, also across 2-3 neighbouring tokens,
+        and inside a token: its words, their pieces between the punctuation of domains, handles
+        and compounds ("www.n1ke.shop", "adibas-store"), and words spelled out ("N I K E")."""
+        mentions_read: list[tuple[BrandMention, frozenset[int]]] = []  # each mention with the words it was read from
         altered: list[AlteredName] = []
         seen: set[tuple[str, ...]] = set()
         names_read: list[tuple[str, frozenset[int]]] = []  # (brand, words) of readings that spell a name
         pieces: dict[int, frozenset[int]] = {}  # id of an imitation -> the words it was read from
-        for run, boxes, words, text in _readings(tokens):
+        for run, boxes, words, text, cut in _readings(tokens):
             confidence = min(t.confidence for t in run)
             if len(text_key(text)) <= SHORT_NAME and confidence < SHORT_NAME_MIN_CONFIDENCE:
                 continue
             found = self.match_text(text, confidence)
+            if cut and isinstance(found, AlteredName) and self._more_separators_than_the_name(found):
+                continue  # where a printed word is cut is no evidence ("costco.co" of "costco.co.uk" is no "Costco-co")
             spelled = isinstance(found, BrandMention) and self._spells(text, found.brand)
             if spelled:  # the name alone, no other words beside it: its characters are the name's
                 found = _corrected_lookalike(run, found) or _case_anomaly(run, found, self.catalog) or found
@@ -229,27 +243,40 @@ class TextMatcher:
                 continue  # a faint read: more likely the OCR's own slip than a printed typo
             if spelled:
                 names_read.append((found.brand, words))
-            if isinstance(found, BrandMention) and ("mention", found.brand) not in seen:
-                seen.add(("mention", found.brand))
-                mentions.append(found)
+            if isinstance(found, BrandMention):
+                mentions_read.append((found, words))
             elif isinstance(found, AlteredName) and ("altered", found.brand, text) not in seen:
                 seen.add(("altered", found.brand, text))
                 found.box = _bounding_box(boxes)
                 altered.append(found)
                 pieces[id(found)] = words
-        mentioned = {m.brand for m in mentions}
+        mentioned = {m.brand for m, _ in mentions_read}
         # A run that only re-reads a correctly spelled mention ("New" + "Balance") is not an imitation,
         # nor are some of the words of a name spelled correctly ("Resurrection Remix" of "... OS"),
-        # and of two readings of one imitation, one inside the other, the one with more typos goes
+        # and of two readings one inside the other, the one with more typos goes: of one imitation
         # ("N1KE a" beside "N1KE"; "Resurrection Remix", two letters short, inside "Resurrection
-        # Remix 0 $"; at a tie the longer; a glued word cut by the OCR, "NIKESHO" + "ES", stays whole).
+        # Remix 0 $"; at a tie the longer; a glued word cut by the OCR, "NIKESHO" + "ES", stays whole),
+        # or inside another brand's ("4UDIO" of "4UDIO-TECHNIC4" is no Audi).
         altered = [
             a for a in altered
             if not (a.kind == "separators" and a.brand in mentioned)
             and not any(brand == a.brand and pieces[id(a)] < words for brand, words in names_read)
             and not any(_worse_reading(a, b, pieces) for b in altered)
         ]
+        # Nor is a reading that shares words with an imitation of the same brand a mention: it reads
+        # the name out of the imitation ("Nike", "genuine Nike", "Nike-e.net" of "genuine Nike-e.net").
+        mentions: list[BrandMention] = []
+        for found, words in mentions_read:
+            inside = any(a.brand == found.brand and words & pieces[id(a)] for a in altered)
+            if not inside and found.brand not in {m.brand for m in mentions}:
+                mentions.append(found)
         return mentions, altered
+
+    def _more_separators_than_the_name(self, found: AlteredName) -> bool:
+        """More separators in the imitation's text than in any spelling of the brand's name: read
+        from some pieces of a printed word ("E.com" of "www.e.com" for ECCO), it only holds them
+        because the word was cut there."""
+        return len(separator_gaps(found.text)) > max(len(n.gaps) for n in self.catalog.spellings(found.brand))
 
     def _spells(self, text: str, brand: str) -> bool:
         """Are these the letters of one of the brand's names (or its plural), and nothing else?"""
@@ -357,38 +384,67 @@ def _corrected_lookalike(run: Sequence[OcrToken], mention: BrandMention) -> Alte
     return AlteredName(mention.text, mention.brand, "look-alike", changes, 0.8)
 
 
-def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], Sequence[OcrToken], frozenset[int], str]]:
+def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], Sequence[OcrToken], frozenset[int], str, bool]]:
     """Every token and run as text: runs joined by a space, and without one where the boxes touch;
     then the words of tokens that hold several (a detector that boxes whole lines returns
     "ORIGINAL ADIBAS SHOES" as one token), alone and in runs, with their neighbours in other
-    boxes. Each reading comes with the OCR boxes it was read from and its words (their ids)."""
+    boxes: first the words as printed between spaces, then their pieces between the punctuation
+    of domains, handles and compounds ("www.n1ke.shop": "www", "n1ke", "shop"). Words of one
+    token read together keep its own spelling between them ("Coca-Cola", not "Coca Cola"). Each
+    reading comes with the OCR boxes it was read from, its pieces (their ids), and whether it
+    cuts a printed word (`_cuts`)."""
     words, parent, words_of = _words(tokens)
     for run in _runs(tokens):
         span = frozenset(w for token in run for w in words_of[id(token)])
-        yield run, run, span, " ".join(t.text for t in run)
+        yield run, run, span, " ".join(t.text for t in run), False
         if len(run) > 1 and _touching(run):
-            yield run, run, span, "".join(t.text for t in run)
+            yield run, run, span, "".join(t.text for t in run), False
     if not parent:
         return
-    for run in _runs(words):
-        if not any(id(word) in parent for word in run):
-            continue  # whole tokens: read above
-        boxes = list({id(p): p for p in (parent.get(id(word), word) for word in run)}.values())
-        span = frozenset(id(word) for word in run)
-        yield run, boxes, span, " ".join(t.text for t in run)
-        if len(run) > 1 and _touching(run) and all(parent.get(id(a), a) is not parent.get(id(b), b) for a, b in zip(run, run[1:])):
-            yield run, boxes, span, "".join(t.text for t in run)
+    sizes = Counter(part for place in parent.values() for part in place[3:])  # pieces in each printed word and label
+    cut_up = any(sizes[place[3]] > 1 for place in parent.values())  # else the pieces are the printed words
+    read: set[tuple[int, ...]] = set()
+    for printed in (True, False) if cut_up else (False,):
+        for run in _runs(words, parent, printed):
+            ids = tuple(id(word) for word in run)
+            if ids in read or not any(i in parent for i in ids):
+                continue  # read already, or whole tokens (read above)
+            read.add(ids)
+            boxes = list({id(p): p for p in (_parent(word, parent) for word in run)}.values())
+            cut = cut_up and _cuts(run, parent, sizes)
+            yield run, boxes, frozenset(ids), _run_text(run, parent), cut
+            if len(run) > 1 and _touching(run) and all(_parent(a, parent) is not _parent(b, parent) for a, b in zip(run, run[1:])):
+                yield run, boxes, frozenset(ids), "".join(t.text for t in run), cut
 
 
-def _words(tokens: Sequence[OcrToken]) -> tuple[list[OcrToken], dict[int, OcrToken], dict[int, list[int]]]:
-    """The tokens with each one of several words replaced by its words, each in its share of
-    the box (by character position) with its characters' alternatives; the token each word
-    came from, and the words of each token (by id)."""
+#: What separates the pieces of a printed word: the punctuation of domains, handles and compounds
+#: ("www.n1ke.shop", "gucci_outlet", "adibas-store"). Apostrophes, "&" and look-alike symbols
+#: ("$", "|", "@") stay inside a piece; names with separators ("Coca-Cola", "7-Eleven") are read
+#: as runs of their pieces in their own spelling, and as the printed word.
+_PIECE = re.compile(r"[^\s._/\\:#+~,;()\[\]{}\-\u2010-\u2015\u00b7\u2022]+")
+
+#: What separates the labels of a domain or path ("www", "nike-e", "com"): a printed word's parts.
+_LABEL = re.compile(r"[^./:\\]+")
+
+#: A piece of an OCR token: the token, the piece's place in its text, and the printed word (between
+#: spaces) and the label it is part of, each named by the token's id and its number or start.
+_Place = tuple[OcrToken, int, int, tuple[str, int, int], tuple[str, int, int]]
+
+
+def _words(tokens: Sequence[OcrToken]) -> tuple[list[OcrToken], dict[int, _Place], dict[int, list[int]]]:
+    """The tokens with each one of several pieces (words between spaces, and pieces of those)
+    replaced by its pieces, each in its share of the box (by character position) with its
+    characters' alternatives; where each piece came from, and the pieces of each token (by id)."""
     words: list[OcrToken] = []
-    parent: dict[int, OcrToken] = {}
+    parent: dict[int, _Place] = {}
     words_of: dict[int, list[int]] = {}
     for token in tokens:
-        spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", token.text)]
+        spans = [
+            (label.start() + piece.start(), label.start() + piece.end(), ("word", id(token), n), ("label", id(token), label.start()))
+            for n, printed in enumerate(re.finditer(r"\S+", token.text))
+            for label in _LABEL.finditer(token.text, printed.start(), printed.end())
+            for piece in _PIECE.finditer(label.group())
+        ]
         if len(spans) < 2:
             words.append(token)
             words_of[id(token)] = [id(token)]
@@ -396,42 +452,123 @@ def _words(tokens: Sequence[OcrToken]) -> tuple[list[OcrToken], dict[int, OcrTok
         x0, y0, x1, y1 = token.box
         width, length = x1 - x0, len(token.text)
         words_of[id(token)] = []
-        for start, end in spans:
+        for start, end, printed, label in spans:
             alternatives = token.alternatives[start:end] if token.alternatives else None
             box = (x0 + round(width * start / length), y0, x0 + round(width * end / length), y1)
             word = OcrToken(token.text[start:end], token.confidence, box, alternatives)
-            parent[id(word)] = token
+            parent[id(word)] = (token, start, end, printed, label)
             words_of[id(token)].append(id(word))
             words.append(word)
     return words, parent, words_of
 
 
-def _runs(tokens: Sequence[OcrToken]) -> Iterable[Sequence[OcrToken]]:
-    """Each token, then runs of 2-3 neighbouring tokens on the same text line, left to right."""
+def _parent(word: OcrToken, parent: dict[int, _Place]) -> OcrToken:
+    """The OCR token a piece came from (a whole token is its own)."""
+    return parent[id(word)][0] if id(word) in parent else word
+
+
+def _run_text(run: Sequence[OcrToken], parent: dict[int, _Place]) -> str:
+    """Pieces as read: those of one token as its text spells them from the first to the last
+    (spaces collapsed), those of different tokens joined by a space."""
+    parts: list[list] = []  # [token, start, end]
+    for word in run:
+        token, start, end = parent[id(word)][:3] if id(word) in parent else (word, 0, len(word.text))
+        if parts and parts[-1][0] is token:
+            parts[-1][2] = end
+        else:
+            parts.append([token, start, end])
+    return " ".join(" ".join(token.text[start:end].split()) for token, start, end in parts)
+
+
+def _cuts(run: Sequence[OcrToken], parent: dict[int, _Place], sizes: Counter) -> bool:
+    """Does the run cut a printed word: hold some of its pieces but not all, and not just all of
+    one label ("nike-e" of "www.nike-e.com")? A word spelled out ("N.I.K.E") is no cut."""
+    keys = [text_key(word.text) for word in run]
+    if all(len(key) == 1 for key in keys) and _spelled_out_word(keys):
+        return False
+    places = [parent[id(word)] for word in run if id(word) in parent]
+    printed, labels = Counter(place[3] for place in places), Counter(place[4] for place in places)
+    if all(sizes[word] == count for word, count in printed.items()):
+        return False
+    return not (len(labels) == 1 and all(sizes[label] == count for label, count in labels.items()))
+
+
+def _runs(tokens: Sequence[OcrToken], parent: dict[int, _Place] | None = None, printed: bool = False) -> Iterable[Sequence[OcrToken]]:
+    """Each token, then runs of 2-3 neighbouring units on the same text line, left to right. A
+    unit is a token (or a piece of one, with the pieces' `parent`), or with `printed` the pieces
+    of one printed word; three or more single characters in a row are one unit, a word spelled
+    out ("N I K E shoes", one box per letter, or "N.I.K.E" cut into pieces)."""
     for token in tokens:
         yield (token,)
     for line in _lines(tokens):
+        units = _spelled_out(_printed_words(line, parent) if printed and parent else [[token] for token in line], parent)
+        for unit in units:
+            if len(unit) > 1:
+                yield unit
         for size in (2, 3):
-            for start in range(len(line) - size + 1):
-                run = line[start : start + size]
-                if _close_together(run):
+            for start in range(len(units) - size + 1):
+                run = [token for unit in units[start : start + size] for token in unit]
+                if _close_together(run, parent):
                     yield run
+
+
+def _printed_words(line: Sequence[OcrToken], parent: dict[int, _Place]) -> list[list[OcrToken]]:
+    """The line's pieces grouped into the words they were printed in (between spaces)."""
+    units: list[list[OcrToken]] = []
+    for token in line:
+        place, last = parent.get(id(token)), parent.get(id(units[-1][-1])) if units else None
+        if place is not None and last is not None and place[3] == last[3]:
+            units[-1].append(token)
+        else:
+            units.append([token])
+    return units
+
+
+#: Fewest single characters in a row read as one word spelled out ("a b" is noise).
+_SPELLED_OUT_MIN = 3
+
+
+def _spelled_out(units: list[list[OcrToken]], parent: dict[int, _Place] | None) -> list[list[OcrToken]]:
+    """The units, except that `_SPELLED_OUT_MIN` or more single characters in a row, close
+    together and not all digits, are one."""
+    merged: list[list[OcrToken]] = []
+    letters: list[OcrToken] = []
+    for unit in units:
+        single = len(unit) == 1 and len(text_key(unit[0].text)) == 1
+        if not (single and letters and _close_together([letters[-1], unit[0]], parent)):
+            merged += _spelled_unit(letters)  # the letters so far end here
+            letters = []
+        if single:
+            letters.append(unit[0])
+        else:
+            merged.append(unit)
+    return merged + _spelled_unit(letters)
+
+
+def _spelled_unit(letters: list[OcrToken]) -> list[list[OcrToken]]:
+    return [letters] if _spelled_out_word([text_key(t.text) for t in letters]) else [[letter] for letter in letters]
+
+
+def _spelled_out_word(chars: Sequence[str]) -> bool:
+    """Single characters in a row that spell a word out: `_SPELLED_OUT_MIN` or more, not all digits."""
+    return len(chars) >= _SPELLED_OUT_MIN and not all(ch.isdigit() for ch in chars)
 
 
 def _lines(tokens: Sequence[OcrToken]) -> list[list[OcrToken]]:
     """Group boxes into text lines by vertical overlap (tolerant of slightly rotated text)."""
     lines: list[list[OcrToken]] = []
+    centres = tallest = 0.0  # of the last line: sum of the centres, tallest box (kept as it grows: pieces of a long line are many)
     for token in sorted(tokens, key=lambda t: (t.box[1] + t.box[3]) / 2):
         centre = (token.box[1] + token.box[3]) / 2
         height = max(token.box[3] - token.box[1], 1)
         if lines:
             last = lines[-1]
-            line_centre = sum((t.box[1] + t.box[3]) / 2 for t in last) / len(last)
-            line_height = max(max(t.box[3] - t.box[1] for t in last), height)
-            if abs(centre - line_centre) < 0.5 * line_height:
+            if abs(centre - centres / len(last)) < 0.5 * max(tallest, height):
                 last.append(token)
+                centres, tallest = centres + centre, max(tallest, token.box[3] - token.box[1])
                 continue
         lines.append([token])
+        centres, tallest = centre, token.box[3] - token.box[1]
     return [sorted(line, key=lambda t: t.box[0]) for line in lines]
 
 
@@ -439,9 +576,12 @@ def _gaps(run: Sequence[OcrToken]) -> list[int]:
     return [run[k + 1].box[0] - run[k].box[2] for k in range(len(run) - 1)]
 
 
-def _close_together(run: Sequence[OcrToken]) -> bool:
+def _close_together(run: Sequence[OcrToken], parent: dict[int, _Place] | None = None) -> bool:
+    """Neighbours on a line, not far apart; pieces of one OCR box always are (the detector boxed
+    them together, and their boxes, shares by character, count the punctuation between them)."""
     tall = max(max(t.box[3] - t.box[1] for t in run), 1)
-    return all(-0.5 * tall < gap < 1.5 * tall for gap in _gaps(run))
+    gaps = [b.box[0] - a.box[2] for a, b in zip(run, run[1:]) if parent is None or _parent(a, parent) is not _parent(b, parent)]
+    return all(-0.5 * tall < gap < 1.5 * tall for gap in gaps)
 
 
 def _touching(run: Sequence[OcrToken]) -> bool:
@@ -452,11 +592,20 @@ def _touching(run: Sequence[OcrToken]) -> bool:
 
 def _word_gaps(text: str) -> int:
     """Separators between two words, where a lone letter is no word: beside a space it is the OCR
-    splitting one ("t Lddaw" for a printed "tlddaw", "N ike"). A lone digit is a word ("NIKE 1")."""
+    splitting one ("t Lddaw" for a printed "tlddaw", "N ike"). A lone digit is a word ("NIKE 1"),
+    and so are three or more single characters in a row, a word spelled out ("d o v EU": two)."""
     chars = [ch for ch in skeleton(text) if is_key_char(ch)]
     bounds = [0, *sorted(separator_gaps(text)), len(chars)]
     pieces = [chars[start:end] for start, end in zip(bounds, bounds[1:])]
-    word = [len(piece) >= 2 or not piece[0].isalpha() for piece in pieces]
+    word: list[bool] = []
+    for single, group in groupby(pieces, key=lambda piece: len(piece) == 1):
+        chars = [piece[0] for piece in group]
+        if not single:
+            word += [True] * len(chars)
+        elif _spelled_out_word(chars):
+            word.append(True)  # a word spelled out ("d o v" of "d o v EU")
+        else:
+            word += [not ch.isalpha() for ch in chars]
     return sum(1 for left, right in zip(word, word[1:]) if left and right)
 
 
@@ -465,12 +614,13 @@ def _typos(found: AlteredName) -> int:
 
 
 def _worse_reading(a: AlteredName, b: AlteredName, words: dict[int, frozenset[int]]) -> bool:
-    """Is `a` a worse reading of the imitation `b` also reads: the same brand, one read from
-    words inside the other's, and more typos (at a tie: `a` is the longer)?"""
-    if a is b or a.brand != b.brand:
+    """Is `a` a worse reading of the words `b` also reads: of the same brand, one read from
+    words inside the other's with more typos (at a tie: `a` is the longer); of another brand,
+    `a` read from words inside `b`'s with no fewer typos ("HERLEY" of "HERLEY-DAVIDSON")?"""
+    if a is b:
         return False
-    if words[id(b)] < words[id(a)]:
-        return b.kind != "embedded" and _typos(a) >= _typos(b)
     if words[id(a)] < words[id(b)]:
-        return _typos(a) > _typos(b)
+        return _typos(a) > _typos(b) if a.brand == b.brand else _typos(a) >= _typos(b)
+    if a.brand == b.brand and words[id(b)] < words[id(a)]:
+        return b.kind != "embedded" and _typos(a) >= _typos(b)
     return False
