@@ -39,7 +39,7 @@ from visionguard.wordmark import printed_words_explain
 
 
 #: How much of a listing title is matched for brand names: marketplaces cap titles at 80-200
-#: characters; a 2,000-title probe took 1.8 ms a title, a 9,400-character one 0.85 s.
+#: characters; 2,000 made-up titles took 1.2 ms each, a 9,400-character one 0.2 s.
 TITLE_MATCHED_CHARACTERS = 1000
 
 
