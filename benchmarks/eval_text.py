@@ -26,8 +26,9 @@ honest texts and correct names it flagged. Spelled out, a correct name is an imi
 (separators): it counts under "flagged" but is not listed. "In a line" is the measurement behind
 the README's figures for words inside OCR line boxes.
 
-A few texts lie equally close to two names, and which one is tried first follows Python's string
-hashing: to compare two versions of the matcher, run both under one `PYTHONHASHSEED`.
+A few texts lie equally close to two names; until 2026-11-25 which one was tried first followed
+Python's string hashing (the figures of that day's matcher changes were taken under
+`PYTHONHASHSEED=0`); since, ties are broken alphabetically, the same in every process.
 
     PYTHONHASHSEED=0 .venv/bin/python benchmarks/eval_text.py --in-lines --show-misses 10
 """

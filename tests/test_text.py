@@ -1,5 +1,9 @@
 """Altered brand names: one test per class of imitation, and the honest text that must pass."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from visionguard.gallery import Brand
@@ -523,3 +527,22 @@ def test_a_long_line_cut_up_by_spaces_or_punctuation_is_answered_at_once():
     for text in ("N I K E " * 2000, "a-" * 5000):
         MATCHER.match_tokens([OcrToken(text, 0.9, (0, 0, 1000, 40))])
     assert time.perf_counter() - started < 3.0
+
+
+def test_ties_between_equally_close_names_are_decided_the_same_in_every_process():
+    """Candidates came out of the deletion neighbourhood in set order: "DOLF" was Dove's
+    imitation under some PYTHONHASHSEEDs and nothing under others, so two scans of one photo
+    (workers, a resume, a Ray cluster) could disagree."""
+    code = (
+        "from visionguard.text import BrandCatalog, TextMatcher\n"
+        "from visionguard.gallery import Brand\n"
+        "names = ['Dove', 'Dolby', 'Dole', 'Golf', 'Gant', 'Vans', 'Van Heusen', 'Audi', 'Avajs', 'Burberry', 'Mulberry']\n"
+        "m = TextMatcher(BrandCatalog([Brand(n.lower().replace(' ', '-'), n) for n in names]))\n"
+        "print([repr(m.match_text(t)) for t in ('DOLF', 'Vant', 'AVAI', 'BILBERRY', 'Vana')])\n"
+    )
+    seen = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+        for seed in range(6)
+    }
+    assert len(seen) == 1, seen

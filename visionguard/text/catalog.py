@@ -105,7 +105,9 @@ class BrandCatalog:
 
     def candidates(self, text_key: str) -> list[tuple[int, BrandName]]:
         """Names within a couple of edits of the key, nearest first, with their edit distance on
-        coarse keys (look-alike characters and sequences counting as equal)."""
+        coarse keys (look-alike characters and sequences counting as equal); names at the same
+        distance in alphabetical order, so that a tie is decided the same way in every process
+        (in set order, "DOLF" was Dove's imitation under some PYTHONHASHSEEDs and nothing under others)."""
         depth = 1 if len(text_key) <= 6 else 2
         distances: dict[BrandName, int] = {}
         for variant in _sequence_variants(text_key):
@@ -117,7 +119,7 @@ class BrandCatalog:
                     distance = OSA.distance(rough, name.coarse)
                     if distance < distances.get(name, 99):
                         distances[name] = distance
-        return sorted(((d, n) for n, d in distances.items()), key=lambda pair: pair[0])
+        return sorted(((d, n) for n, d in distances.items()), key=lambda pair: (pair[0], pair[1].key, pair[1].brand))
 
     def targets_with_coarse_key(self, coarse_key: str) -> list[BrandName]:
         return self._targets_by_coarse.get(coarse_key, [])
