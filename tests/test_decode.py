@@ -164,6 +164,8 @@ def test_api_arrays_and_images_meet_the_same_limits_as_files():
         decode(np.array([["a", "b"]]))
     grey = Image.new("LA", (40, 30), (100, 255)).convert("La")  # premultiplied, which Pillow does not convert
     assert decode(grey)[0, 0].tolist() == [100, 100, 100]
+    with pytest.raises(DecodeError, match="image is 40x0 pixels: nothing to scan"):  # a caller's crop gone wrong
+        decode(Image.new("RGB", (40, 30)).crop((0, 10, 40, 10)))
 
 
 def test_a_camera_jpeg_over_the_pixel_limit_decodes_at_reduced_size():

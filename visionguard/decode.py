@@ -145,6 +145,8 @@ def _check_pixels(width: int, height: int) -> None:
 
 
 def _to_rgb_array(image: Image.Image, max_side: int) -> np.ndarray:
+    if 0 in image.size:  # a PIL image made empty by a caller's crop, or a file whose header says 0 pixels
+        raise DecodeError(f"image is {image.size[0]}x{image.size[1]} pixels: nothing to scan")
     image.load()
     image = ImageOps.exif_transpose(image)
     if max(image.size) > max_side:
