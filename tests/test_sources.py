@@ -121,6 +121,16 @@ def test_pandas_missing_values_are_null_in_listings():
     assert sources.json_value(row) == {"seen": None, "n": None, "t": "2026-11-24T00:00:00"}
 
 
+def test_durations_in_listings_are_seconds():
+    """Parquet's duration columns arrive as timedelta: str() wrote "1 day, 0:00:05"."""
+    import datetime
+
+    import numpy as np
+
+    row = {"age": datetime.timedelta(days=1, seconds=5), "wait": np.timedelta64(90, "m"), "none": np.timedelta64("NaT")}
+    assert sources.json_value(row) == {"age": 86405.0, "wait": 5400.0, "none": None}
+
+
 def test_tar_shards_are_read_as_streams(listings, tmp_path, quick_scanner):
     folder, specs = listings
     shard = tmp_path / "shard-00001.tar"

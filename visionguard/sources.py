@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import datetime
 import json
 import math
 import os
@@ -210,14 +211,20 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
 
 def json_value(value: Any) -> Any:
     """A manifest cell as JSON can carry it into every result format: Parquet's timestamps,
-    dates and decimals as text, binary as base64, NaN and infinities as null; numpy scalars and
+    dates and decimals as text, durations as seconds, binary as base64, NaN and infinities as null; numpy scalars and
     arrays (a pandas row given to the Python API) as the plain values they hold."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, (np.datetime64, np.timedelta64)):
-        return None if np.isnat(value) else str(value)
+    if isinstance(value, (np.datetime64, np.timedelta64)) and np.isnat(value):
+        return None
+    if isinstance(value, np.timedelta64):
+        return float(value / np.timedelta64(1, "s"))
+    if isinstance(value, np.datetime64):
+        return str(value)
+    if isinstance(value, datetime.timedelta):  # Parquet's durations, pandas' Timedelta: seconds, not "1 day, 0:00:00"
+        return value.total_seconds()
     if isinstance(value, np.generic):
         return json_value(value.item())
     if isinstance(value, np.ndarray):
