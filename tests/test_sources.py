@@ -296,3 +296,13 @@ def test_a_long_csv_cell_is_read_and_an_open_quote_is_one_sentence(tmp_path):
     broken.write_text('image,title\na.jpg,"unclosed\n' + "b.jpg,x\n" * (sources.MANIFEST_CELL_LIMIT // 8 + 1))
     with pytest.raises(VisionGuardError, match=r"row 2 of manifest .* is not readable CSV: .* \(a quote left open"):
         list(iter_inputs([broken]))
+
+
+def test_results_sinks_and_text_matcher_do_not_import_numpy():
+    # json_value handles numpy values without importing numpy: a resumed finished scan and the
+    # text matcher load no more than they did (numpy: ~0.1 s)
+    code = ("import sys, visionguard.results, visionguard.sinks, visionguard.sources, visionguard.text; "
+            "print('numpy' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

@@ -9,12 +9,11 @@ import datetime
 import json
 import math
 import os
+import sys
 import tarfile
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
-
-import numpy as np
 
 from visionguard.errors import VisionGuardError
 
@@ -217,18 +216,20 @@ def json_value(value: Any) -> Any:
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, (np.datetime64, np.timedelta64)) and np.isnat(value):
-        return None
-    if isinstance(value, np.timedelta64):
-        return float(value / np.timedelta64(1, "s"))
-    if isinstance(value, np.datetime64):
-        return str(value)
+    np = sys.modules.get("numpy")  # a numpy value comes with numpy loaded: not imported here (results, sinks, text)
+    if np is not None:
+        if isinstance(value, (np.datetime64, np.timedelta64)) and np.isnat(value):
+            return None
+        if isinstance(value, np.timedelta64):
+            return float(value / np.timedelta64(1, "s"))
+        if isinstance(value, np.datetime64):
+            return str(value)
+        if isinstance(value, np.generic):
+            return json_value(value.item())
+        if isinstance(value, np.ndarray):
+            return json_value(value[()]) if value.ndim == 0 else [json_value(item) for item in value]
     if isinstance(value, datetime.timedelta):  # Parquet's durations, pandas' Timedelta: seconds, not "1 day, 0:00:00"
         return value.total_seconds()
-    if isinstance(value, np.generic):
-        return json_value(value.item())
-    if isinstance(value, np.ndarray):
-        return json_value(value[()]) if value.ndim == 0 else [json_value(item) for item in value]
     if type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values (NaT would say "NaT")
         return None
     if isinstance(value, (list, tuple)):
