@@ -362,7 +362,7 @@ class Scanner:
         title = result.listing.get(TITLE_COLUMN)
         if not isinstance(title, str) or not title.strip():
             return
-        title = title[:TITLE_MATCHED_CHARACTERS]  # a description pasted as title: ~0.1 s per 1,000 characters
+        title = title[:TITLE_MATCHED_CHARACTERS]  # a description pasted as title: its cost grows with its length
         mentions, altered = self.text_matcher.match_tokens([OcrToken(title, 1.0, (0, 0, 0, 0))])
         for found in altered:
             found.box = None
