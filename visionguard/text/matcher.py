@@ -616,9 +616,13 @@ def _typos(found: AlteredName) -> int:
 def _worse_reading(a: AlteredName, b: AlteredName, words: dict[int, frozenset[int]]) -> bool:
     """Is `a` a worse reading of the words `b` also reads: of the same brand, one read from
     words inside the other's with more typos (at a tie: `a` is the longer); of another brand,
-    `a` read from words inside `b`'s with no fewer typos ("HERLEY" of "HERLEY-DAVIDSON")?"""
+    `a` read from words inside `b`'s with no fewer typos ("HERLEY" of "HERLEY-DAVIDSON")? Of
+    the same brand from the same words (a box of "N.I.K.E." read whole and as its pieces,
+    "N.I.K.E"), all but one go: the one with fewer typos stays, at a tie the shorter."""
     if a is b:
         return False
+    if a.brand == b.brand and words[id(a)] == words[id(b)]:
+        return (_typos(a), len(a.text), a.text) > (_typos(b), len(b.text), b.text)
     if words[id(a)] < words[id(b)]:
         return _typos(a) > _typos(b) if a.brand == b.brand else _typos(a) >= _typos(b)
     if a.brand == b.brand and words[id(b)] < words[id(a)]:
