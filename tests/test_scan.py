@@ -311,6 +311,11 @@ def test_a_manifest_title_is_matched_for_altered_names_without_ocr(scanner, list
         for plain in (honest, missing, number):
             assert not plain.altered and not plain.mentions and plain.status == "ok"
         assert json.loads(json.dumps(imitation.to_dict()))["altered"][0]["source"] == "title"
+    from visionguard.scanner import TITLE_MATCHED_CHARACTERS
+
+    long_title = "x" * (TITLE_MATCHED_CHARACTERS - 6) + " adidas originals"  # the limit falls inside "adidas"
+    (cut,) = no_ocr.scan([ScanInput(photo, photo, {"title": long_title})])
+    assert not cut.altered, cut.altered  # cut between words, not into an "Adida" imitation
 
 
 def test_a_text_matcher_failure_is_that_image_s_error_and_the_scan_goes_on(scanner, listings, monkeypatch):

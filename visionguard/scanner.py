@@ -362,7 +362,8 @@ class Scanner:
         title = result.listing.get(TITLE_COLUMN)
         if not isinstance(title, str) or not title.strip():
             return
-        title = title[:TITLE_MATCHED_CHARACTERS]  # a description pasted as title: its cost grows with its length
+        if len(title) > TITLE_MATCHED_CHARACTERS:  # a description pasted as title: its cost grows with its length;
+            title = (title[: TITLE_MATCHED_CHARACTERS + 1].rsplit(None, 1) or [""])[0]  # cut between words ("Adida" is no imitation)
         mentions, altered = self.text_matcher.match_tokens([OcrToken(title, 1.0, (0, 0, 0, 0))])
         for found in altered:
             found.box = None
