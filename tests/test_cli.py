@@ -290,3 +290,27 @@ def test_the_summary_shows_paths_and_words_that_look_like_markup_as_they_are(cap
     shown = capsys.readouterr().out
     for text in ("VisionGuard scan: 2 images -> [out].jsonl", "shop/[/]odd.jpg", "shop/[red]x[/red].jpg", "'[b]ADIBAS'"):
         assert text in shown, shown
+
+
+def test_a_csv_manifest_s_claimed_brand_is_compared_with_the_photo_s_brand(tmp_path, listings, index_dir):
+    """A `claimed_brand` column: the puma logo sold as "Generic" is counted in the summary and
+    its line says why; sold as Puma it is not; a folder scan (no claims) shows no such count."""
+    import csv
+
+    folder, _ = listings
+    manifest = tmp_path / "m.csv"
+    with open(manifest, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["image", "listing_id", "claimed_brand"])
+        writer.writerow([folder / "logo_puma.jpg", "L1", "Generic"])
+        writer.writerow([folder / "logo_puma.jpg", "L2", "Puma"])
+    out = tmp_path / "r.jsonl"
+    done = run("scan", manifest, "--index", index_dir, "--out", out, "--no-ocr")
+    assert done.returncode == 0, done.stderr
+    assert "other brand than claimed 1" in done.stdout, done.stdout
+    rows = {row["listing"]["listing_id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert rows["L1"]["claimed_brands"] == ["Generic"] and rows["L2"]["claimed_brands"] == ["puma"]
+    assert "listing claims Generic, but its photo shows Puma (its logo)" in rows["L1"]["reasons"]
+    assert rows["L1"]["risk"] > rows["L2"]["risk"]
+    plain = run("scan", folder / "logo_puma.jpg", "--index", index_dir, "--out", tmp_path / "p.jsonl", "--no-ocr")
+    assert plain.returncode == 0 and "other brand than claimed" not in plain.stdout, plain.stdout

@@ -318,6 +318,39 @@ def test_a_manifest_title_is_matched_for_altered_names_without_ocr(scanner, list
     assert not cut.altered, cut.altered  # cut between words, not into an "Adida" imitation
 
 
+def test_a_photo_showing_another_brand_than_the_listing_claims_is_a_reason(scanner, listings):
+    """A manifest's claimed_brand (or, without one, the brands its title names) against the brand
+    the photo shows: a puma logo sold as "Generic" or as adidas is a reason and adds risk; sold as
+    Puma (by id, name or a longer name) or with nothing claimed, it is only branded."""
+    from visionguard.score import RISK_BRANDED
+    from visionguard.sources import ScanInput
+
+    folder, _ = listings
+    photo = str(folder / "logo_puma.jpg")
+    listings_claims = [
+        {"claimed_brand": "Generic"},
+        {"claimed_brand": "adidas", "title": "Puma suede"},  # the column, when given, is the claim
+        {"title": "ADIBAS sneakers"},  # an imitation in the title claims adidas too
+        {"claimed_brand": "PUMA"},
+        {"claimed_brand": "Puma SE"},
+        {"claimed_brand": "N/A", "title": "running shoes"},
+        {"title": "Puma and Adidas sneakers"},
+        {},
+    ]
+    results = list(scanner.scan([ScanInput(photo, photo, {"listing_id": i, **row}) for i, row in enumerate(listings_claims)]))
+    assert [r.brand for r in results] == ["puma"] * len(results)
+    generic, adidas, imitated, by_name, longer, not_given, both, nothing = results
+    assert [r.claimed_brands for r in results] == [["Generic"], ["adidas"], ["adidas"], ["puma"], ["puma"], [], ["puma", "adidas"], []]
+    assert "listing claims Generic, but its photo shows Puma (its logo)" in generic.reasons
+    assert any(reason.startswith("listing claims adidas, but its photo shows Puma") for reason in adidas.reasons)
+    for mismatch in (generic, adidas):
+        assert mismatch.risk > nothing.risk == pytest.approx(RISK_BRANDED)
+    for matched in (by_name, longer, not_given, both, nothing):
+        assert matched.risk == pytest.approx(RISK_BRANDED) and not any("claims" in r for r in matched.reasons)
+    assert any("claims" in r for r in imitated.reasons) and imitated.risk > adidas.risk  # the imitation adds its own
+    assert json.loads(json.dumps(generic.to_dict()))["claimed_brands"] == ["Generic"]
+
+
 def test_a_text_matcher_failure_is_that_image_s_error_and_the_scan_goes_on(scanner, listings, monkeypatch):
     from visionguard.scanner import Scanner, ScanOptions
     from visionguard.sources import ScanInput

@@ -299,8 +299,9 @@ def scan(
     inputs: list[Path] = typer.Argument(
         ...,
         help="Folders (walked recursively), image files, file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl, .parquet: "
-        "an image column plus listing_id, seller_id, title, ... carried into the results; a title column is also matched for "
-        "altered brand names) or tar shards (.tar).",
+        "an image column plus listing_id, seller_id, title, claimed_brand, ... carried into the results; a title column is also "
+        "matched for altered brand names, and a photo showing another brand than claimed_brand (or, without it, than the "
+        "title names) is a reason) or tar shards (.tar).",
     ),
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
     out: Path = typer.Option(
@@ -624,6 +625,8 @@ class _Tally:
         self.counts["brand"] += row.get("brand") is not None
         self.counts["altered"] += bool(row.get("altered"))
         self.counts["duplicate"] += row.get("duplicate_of") is not None
+        claimed = row.get("claimed_brands")
+        self.counts["other_brand"] += bool(row.get("brand") and isinstance(claimed, list) and claimed and row.get("brand") not in claimed)
         self.counts["high_risk"] += risk >= 0.5
         if status == "error" or risk > 0:
             reasons = row.get("reasons")
@@ -659,6 +662,8 @@ def _print_summary(job: _Tally, scanned: int, earlier: int, elapsed: float, out:
     counts = job.counts
     verdicts = (f"ok {counts['ok']}  errors {counts['error']}  branded {counts['brand']}  altered names {counts['altered']}  "
                 f"copied photos {counts['duplicate']}  high risk (>=0.5) {counts['high_risk']}")
+    if counts["other_brand"]:  # only manifests claim brands
+        verdicts += f"  other brand than claimed {counts['other_brand']}"
     rate = f"{elapsed:.1f} s, {scanned / max(elapsed, 1e-9):.2f} images/s (loading included)"
     if not earlier:  # the run is the whole job
         console.print(f"{verdicts}  | {scanned} images in {rate}")

@@ -66,6 +66,10 @@ class ScanResult:
     brand_source: str | None = None  # "logo", "photo" or "text"
     altered: list[AlteredName] = field(default_factory=list)
     mentions: list[BrandMention] = field(default_factory=list)
+    #: The brands the listing claims: its manifest's `claimed_brand` (a gallery brand's id when the
+    #: value names one by id, name or alias, else as written: "Generic"), or, without one, the
+    #: gallery brands its title names. A photo `brand` outside them is a mismatch (score.py).
+    claimed_brands: list[str] = field(default_factory=list)
     duplicate_of: str | None = None
     duplicate_score: float = 0.0
     duplicate_keypoints: int = 0  # keypoints matching under one homography, when geometry confirmed the copy

@@ -32,7 +32,7 @@ from visionguard.refine import refine_matches
 from visionguard.results import OcrToken, ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
-from visionguard.sources import TITLE_COLUMN, ScanInput, iter_image_files, iter_inputs
+from visionguard.sources import CLAIMED_BRAND_COLUMN, TITLE_COLUMN, ScanInput, iter_image_files, iter_inputs
 from visionguard.text import BrandCatalog, TextMatcher
 from visionguard.verify import confirm_copy
 from visionguard.wordmark import printed_words_explain
@@ -41,6 +41,9 @@ from visionguard.wordmark import printed_words_explain
 #: How much of a listing title is matched for brand names: marketplaces cap titles at 80-200
 #: characters; 2,000 made-up titles took 1.2 ms each, a 9,400-character one 0.2 s.
 TITLE_MATCHED_CHARACTERS = 1000
+#: `claimed_brand` values that say nothing: how exports write a missing value. ("Generic" or
+#: "Unbranded" do say something: a photo showing a brand beside them is a mismatch.)
+NOT_GIVEN = frozenset({"", "-", "n/a", "na", "nan", "none", "null", "unknown"})
 
 
 @dataclass
@@ -354,6 +357,7 @@ class Scanner:
             self._match_title(result)
         except Exception as error:  # noqa: BLE001 - the photo's verdict stands; the scan goes on
             result.error = f"title check failed: {type(error).__name__}: {error}"
+        result.claimed_brands = self._claimed_brands(result)
         apply_evidence(result, visual, self.brand_names)
 
     def _match_title(self, result: ScanResult) -> None:
@@ -371,6 +375,22 @@ class Scanner:
             found.source = "title"
         result.mentions += mentions
         result.altered += altered
+
+    def _claimed_brands(self, result: ScanResult) -> list[str]:
+        """What the listing says it sells: its `claimed_brand` column (a gallery brand's id when the
+        value names one, "Nike Inc." included; else the value as written), or, without one, the
+        gallery brands its title names or imitates."""
+        value = result.listing.get(CLAIMED_BRAND_COLUMN)
+        if isinstance(value, str) and value.strip().lower() not in NOT_GIVEN:
+            named = self.catalog.exact(value)
+            if named is not None and named.brand is not None:
+                return [named.brand]
+            try:
+                mentions, _ = self.text_matcher.match_tokens([OcrToken(value[:TITLE_MATCHED_CHARACTERS], 1.0, (0, 0, 0, 0))])
+            except Exception:  # noqa: BLE001 - the value as written still says what is claimed
+                mentions = []
+            return list(dict.fromkeys(m.brand for m in mentions)) or [value.strip()]
+        return list(dict.fromkeys(found.brand for found in (*result.mentions, *result.altered) if found.source == "title"))
 
     def _check_wordmark(self, item: _Item, visual: VisualMatch) -> None:
         """Withdraw a logo verdict that printed words not naming the brand explain (wordmark.py)."""

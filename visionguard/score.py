@@ -12,6 +12,10 @@ from visionguard.search import VisualMatch
 RISK_ALTERED = 0.9  # a name spelled to pass for a brand: the classic counterfeit tell
 RISK_DUPLICATE = 0.6  # an official product photo reused: often a counterfeit shop front
 RISK_BRANDED = 0.15  # a brand is present: needs a look, not evidence on its own
+RISK_OTHER_BRAND = 0.3  # the photo shows another brand than the listing claims: bait, or a fake sold as "Generic"
+
+#: How a photo's `brand_source` showed its brand, for reasons.
+_SHOWN_BY = {"logo": "its logo", "photo": "a copy of its official photo", "text": "its name printed"}
 
 
 def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: dict[str, str]) -> ScanResult:
@@ -47,6 +51,11 @@ def apply_evidence(result: ScanResult, visual: VisualMatch | None, brand_names: 
         reasons.append(f"{_where(mention.source)} '{mention.text}' names {mention.brand}")
     if result.brand:
         risks.append(RISK_BRANDED)
+    if result.brand and result.claimed_brands and result.brand not in result.claimed_brands:
+        risks.append(RISK_OTHER_BRAND)
+        claimed = " / ".join(brand_names.get(c, c) for c in result.claimed_brands)
+        shown = _SHOWN_BY.get(result.brand_source or "", result.brand_source)
+        reasons.append(f"listing claims {claimed}, but its photo shows {brand_names.get(result.brand, result.brand)} ({shown})")
     for item in result.altered:
         risks.append(RISK_ALTERED * max(0.5, item.score))
         reasons.append(f"{_where(item.source)} '{item.text}' imitates {item.brand} ({', '.join(item.changes)})")

@@ -62,6 +62,9 @@ IMAGE_COLUMNS = ("image", "image_path", "path", "file")
 #: The manifest column holding the listing's title: its text is matched for brand names and
 #: imitations of them, like the text OCR reads in the photo.
 TITLE_COLUMN = "title"
+#: The manifest column holding the brand the seller states for the listing ("Nike", "Generic"):
+#: a photo that shows another brand is a reason (score.py).
+CLAIMED_BRAND_COLUMN = "claimed_brand"
 #: The longest CSV manifest cell read: a description pasted into a column fits; a quote left
 #: open, which makes the rest of the file one cell, gets an error instead of gigabytes.
 MANIFEST_CELL_LIMIT = 16 * 1024 * 1024
