@@ -314,3 +314,21 @@ def test_a_csv_manifest_s_claimed_brand_is_compared_with_the_photo_s_brand(tmp_p
     assert rows["L1"]["risk"] > rows["L2"]["risk"]
     plain = run("scan", folder / "logo_puma.jpg", "--index", index_dir, "--out", tmp_path / "p.jsonl", "--no-ocr")
     assert plain.returncode == 0 and "other brand than claimed" not in plain.stdout, plain.stdout
+
+
+def test_half_an_emoji_in_a_jsonl_manifest_is_written_escaped_not_a_crash(tmp_path, listings, index_dir):
+    """JSON may hold a lone surrogate ("\\ud83d": an emoji cut in half where JavaScript truncated a
+    title); Python reads it, but no UTF-8 file can hold it: the sink crashed the whole scan with a
+    traceback at that line. Values, column names and the image name are written escaped."""
+    folder, _ = listings
+    shutil.copy(folder / "logo_puma.jpg", tmp_path / "a.jpg")
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        '{"image": "a.jpg", "listing_id": "L1", "title": "Sneakers \\ud83d", "note\\udce9": ["x\\udfff"]}\n'
+        '{"image": "a.jpg", "listing_id": "L2", "title": "fine"}\n', encoding="utf-8")
+    out = tmp_path / "r.jsonl"
+    done = run("scan", manifest, "--index", index_dir, "--out", out, "--no-ocr")
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    first, second = map(json.loads, out.read_text(encoding="utf-8").splitlines())
+    assert first["status"] == "ok" and first["listing"] == {"listing_id": "L1", "title": "Sneakers \\ud83d", "note\\udce9": ["x\\udfff"]}
+    assert second["listing"]["listing_id"] == "L2"

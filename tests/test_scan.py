@@ -365,3 +365,26 @@ def test_a_text_matcher_failure_is_that_image_s_error_and_the_scan_goes_on(scann
     assert next_photo.path == after
     (titled,) = no_ocr.scan([ScanInput(photo, photo, {"title": "ADIBAS"})])  # the title cannot: the photo's verdict stands
     assert (titled.status, titled.error) == ("ok", "title check failed: ZeroDivisionError: division by zero")
+
+
+def test_a_str_path_or_column_that_utf8_cannot_hold_is_escaped_in_the_result(scanner, listings, tmp_path):
+    """An API caller naming a file that is not UTF-8 with a str (os.fsdecode gives 'caf\\udce9.jpg')
+    or passing half an emoji in a column: the result is written escaped, as the CLI writes them,
+    not a UnicodeEncodeError in the caller's sink."""
+    import os
+    import shutil
+
+    from visionguard.sources import ScanInput
+
+    folder, _ = listings
+    name = os.fsdecode(b"caf\xe9.jpg")
+    shutil.copy(folder / "logo_puma.jpg", os.path.join(os.fsencode(tmp_path), b"caf\xe9.jpg"))
+    result = scanner.scan_image(str(tmp_path / name))
+    assert result.status == "ok" and result.path.endswith("caf\\xe9.jpg")
+    photo = str(folder / "logo_puma.jpg")
+    (titled,) = scanner.scan([ScanInput(photo, photo, {"title": "ADIBAS \ud83d"})])
+    assert titled.listing["title"] == "ADIBAS \\ud83d" and [a.brand for a in titled.altered] == ["adidas"]
+    with JsonlSink(tmp_path / "r.jsonl") as sink:
+        sink.write(result)
+        sink.write(titled)
+    assert len((tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()) == 2

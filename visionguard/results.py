@@ -10,7 +10,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from visionguard.sources import display_path, json_value
+from visionguard.sources import display_path, json_value, utf8_safe
 
 
 @dataclass
@@ -84,6 +84,10 @@ class ScanResult:
     def __post_init__(self) -> None:
         if not isinstance(self.path, str):  # an image named with a Path (or bytes) by an API caller
             self.path = display_path(os.fsdecode(self.path)) if isinstance(self.path, (bytes, os.PathLike)) else str(self.path)
+        elif not self.path.isascii():  # a str naming a file that is not UTF-8 ('caf\udce9.jpg'): escaped as the CLI does
+            self.path = display_path(self.path)
+        if self.listing:  # an API caller's columns: a title with half an emoji is matched and written escaped
+            self.listing = {key: utf8_safe(value) if isinstance(value, str) else value for key, value in self.listing.items()}
 
     @classmethod
     def failed(cls, path: str, message: str, listing: dict[str, Any] | None = None) -> "ScanResult":

@@ -38,7 +38,21 @@ def display_path(relative: str) -> str:
     backslash escapes (e.g. `caf\\xe9.jpg`) rather than breaking the JSON line.
     """
     text = relative.replace(os.sep, "/")
-    return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+    try:
+        return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file name decodes to (half an emoji from a JSON manifest)
+        return utf8_safe(text)
+
+
+def utf8_safe(text: str) -> str:
+    """`text` as UTF-8 can carry it: a lone surrogate (a JSON manifest's "\\ud83d", half an
+    emoji a title cut in JavaScript leaves) becomes a backslash escape instead of crashing the
+    sink that writes the result, after a scan of hours."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return text
 
 
 def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
@@ -208,15 +222,17 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
             raise VisionGuardError(f"row {number} of manifest '{spec}': its '{column}' is {name!r}, not a path")
         if not name:
             raise VisionGuardError(f"row {number} of manifest '{spec}' has no '{column}'")
-        yield ScanInput(_resolve(spec, name), name, {str(k): json_value(v) for k, v in row.items() if k != column})
+        yield ScanInput(_resolve(spec, name), display_path(name), {utf8_safe(str(k)): json_value(v) for k, v in row.items() if k != column})
 
 
 def json_value(value: Any) -> Any:
     """A manifest cell as JSON can carry it into every result format: Parquet's timestamps,
     dates and decimals as text, durations as seconds, binary as base64, NaN and infinities as null; numpy scalars and
     arrays (a pandas row given to the Python API) as the plain values they hold."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if value is None or isinstance(value, (bool, int)):
         return value
+    if isinstance(value, str):
+        return utf8_safe(value)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     np = sys.modules.get("numpy")  # a numpy value comes with numpy loaded: not imported here (results, sinks, text)
@@ -238,7 +254,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_value(item) for item in value]
     if isinstance(value, dict):
-        return {str(key): json_value(item) for key, item in value.items()}
+        return {utf8_safe(str(key)): json_value(item) for key, item in value.items()}
     if isinstance(value, (bytes, bytearray)):
         return base64.b64encode(value).decode("ascii")
     if hasattr(value, "isoformat"):
