@@ -92,6 +92,27 @@ def test_manifests_as_spreadsheets_and_warehouses_write_them(listings, tmp_path,
     assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["listing"]["price"] == "19.90"
 
 
+def test_manifests_as_exported_by_european_excel_and_marketplaces(listings, tmp_path, quick_scanner):
+    """A ';' or tab separated CSV (Excel where the decimal mark is a comma), columns named "Image
+    Path", "Title" and "Brand", and images named by URL: read as meant, each URL line an error
+    that says why (it was "no image column", then "No such file or directory")."""
+    folder, _ = listings
+    image = str(folder / "logo_puma.jpg")
+    semicolons = tmp_path / "excel.csv"
+    semicolons.write_text(f"Image Path;listing_id;Title;Brand\n{image};L1;ADIBAS shoes;Generic\n", encoding="utf-8")
+    tabs = tmp_path / "export.csv"
+    tabs.write_text(f"listing_id\tIMAGE-URL\nL2\thttps://cdn.example.com/a.jpg\nL3\t{image}\n", encoding="utf-8")
+    listed = tmp_path / "list.txt"
+    listed.write_text(f"s3://bucket/b.jpg\n{image}\n", encoding="utf-8")
+    first, url, local, listed_url, listed_local = quick_scanner.scan_inputs([semicolons, tabs, listed])
+    assert first.status == "ok" and first.listing == {"listing_id": "L1", "Title": "ADIBAS shoes", "Brand": "Generic"}
+    assert [a.brand for a in first.altered] == ["adidas"] and first.claimed_brands == ["Generic"]  # "Title", "Brand" read
+    assert (url.listing, local.listing) == ({"listing_id": "L2"}, {"listing_id": "L3"}) and local.status == "ok"
+    for line in (url, listed_url):
+        assert line.status == "error" and line.error.startswith("a URL, not a file: VisionGuard reads local files and downloads nothing")
+    assert listed_local.status == "ok"
+
+
 def test_api_results_are_json_whatever_the_caller_names_and_lists(listings, quick_scanner):
     """A service names uploads with a Path and builds listings from a pandas row (numpy integers,
     NaN, timestamps): `to_dict()` is still one strict JSON object (it raised TypeError, or wrote NaN)."""

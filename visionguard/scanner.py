@@ -32,7 +32,7 @@ from visionguard.refine import refine_matches
 from visionguard.results import OcrToken, ScanResult
 from visionguard.score import apply_evidence
 from visionguard.search import SearchThresholds, VisualMatch, search_gallery
-from visionguard.sources import CLAIMED_BRAND_COLUMN, TITLE_COLUMN, ScanInput, iter_image_files, iter_inputs
+from visionguard.sources import CLAIMED_BRAND_COLUMNS, TITLE_COLUMN, ScanInput, iter_image_files, iter_inputs, listing_value
 from visionguard.text import BrandCatalog, TextMatcher
 from visionguard.verify import confirm_copy
 from visionguard.wordmark import printed_words_explain
@@ -363,7 +363,7 @@ class Scanner:
     def _match_title(self, result: ScanResult) -> None:
         """A manifest's listing title is text the seller typed: "ADIBAS running shoes" there is as
         telling as in the photo, costs no OCR, and needs no second reader (no letter was misread)."""
-        title = result.listing.get(TITLE_COLUMN)
+        title = listing_value(result.listing, (TITLE_COLUMN,))
         if not isinstance(title, str) or not title.strip():
             return
         if len(title) > TITLE_MATCHED_CHARACTERS:  # a description pasted as title: its cost grows with its length;
@@ -377,10 +377,10 @@ class Scanner:
         result.altered += altered
 
     def _claimed_brands(self, result: ScanResult) -> list[str]:
-        """What the listing says it sells: its `claimed_brand` column (a gallery brand's id when the
+        """What the listing says it sells: its `claimed_brand` (or `brand`) column (a gallery brand's id when the
         value names one, "Nike Inc." included; else the value as written), or, without one, the
         gallery brands its title names or imitates."""
-        value = result.listing.get(CLAIMED_BRAND_COLUMN)
+        value = listing_value(result.listing, CLAIMED_BRAND_COLUMNS)
         if isinstance(value, str) and value.strip().lower() not in NOT_GIVEN:
             named = self.catalog.exact(value)
             if named is not None and named.brand is not None:

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import csv
 import datetime
+import itertools
 import json
 import math
 import os
+import re
 import sys
 import tarfile
 from collections import Counter
@@ -71,14 +73,17 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
 
 
 
-#: Manifest columns that may name the image, in order of preference.
-IMAGE_COLUMNS = ("image", "image_path", "path", "file")
+#: Manifest columns that may name the image, in order of preference; a manifest's column
+#: names are compared with case, spaces and hyphens aside ("Image Path" is image_path).
+IMAGE_COLUMNS = ("image", "image_path", "image_file", "path", "file", "filename", "file_name", "photo", "image_url")
 #: The manifest column holding the listing's title: its text is matched for brand names and
 #: imitations of them, like the text OCR reads in the photo.
 TITLE_COLUMN = "title"
 #: The manifest column holding the brand the seller states for the listing ("Nike", "Generic"):
 #: a photo that shows another brand is a reason (score.py).
 CLAIMED_BRAND_COLUMN = "claimed_brand"
+#: Other names the claimed brand goes by in marketplace exports.
+CLAIMED_BRAND_COLUMNS = (CLAIMED_BRAND_COLUMN, "brand")
 #: The longest CSV manifest cell read: a description pasted into a column fits; a quote left
 #: open, which makes the rest of the file one cell, gets an error instead of gigabytes.
 MANIFEST_CELL_LIMIT = 16 * 1024 * 1024
@@ -193,6 +198,32 @@ def _resolve(base: str, name: str) -> str:
     return name if os.path.isabs(name) else os.path.join(os.path.dirname(os.path.abspath(base)), name)
 
 
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _url_error(base: str, name: str) -> str | None:
+    """A list or manifest naming images by URL gets, on each such line, why it is not read
+    (instead of "No such file or directory" for a path nobody meant)."""
+    if _URL.match(name) and not os.path.lexists(_resolve(base, name)):
+        return ("a URL, not a file: VisionGuard reads local files and downloads nothing; fetch the images "
+                "first, or give the Python API their bytes")
+    return None
+
+
+def column_key(name: str) -> str:
+    """A column name as compared: "Image Path", "image-path" and "IMAGE_PATH" are one."""
+    return "_".join(name.strip().lower().replace("-", " ").split())
+
+
+def listing_value(listing: dict[str, Any], names: Sequence[str]) -> Any:
+    """The value of the first of `names` the listing has, its column named in any case or spacing."""
+    for name in names:
+        if name in listing:
+            return listing[name]
+    keys = {column_key(str(k)): k for k in listing}
+    return next((listing[keys[name]] for name in names if name in keys), None)
+
+
 def _file_list(spec: str) -> Iterator[ScanInput]:
     """Paths one per line (relative ones to the list's folder); blank lines and # comments skipped.
     Spaces around a name are dropped, unless a file is named with them."""
@@ -204,7 +235,7 @@ def _file_list(spec: str) -> Iterator[ScanInput]:
                 continue
             if exact != name and os.path.lexists(_resolve(spec, exact)):
                 name = exact
-            yield ScanInput(_resolve(spec, name), name)
+            yield ScanInput(_resolve(spec, name), name, error=_url_error(spec, name))
 
 
 def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
@@ -212,7 +243,8 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
     column = None
     for number, row in rows:
         if column is None:
-            column = next((c for c in IMAGE_COLUMNS if c in row), None)
+            keys = {column_key(str(c)): c for c in reversed(list(row))}  # the first of two that compare equal
+            column = next((keys[c] for c in IMAGE_COLUMNS if c in keys), None)
             if column is None:
                 raise VisionGuardError(
                     f"manifest '{spec}' has no image column ({', '.join(IMAGE_COLUMNS)}); its columns are: {', '.join(row)}"
@@ -222,7 +254,8 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
             raise VisionGuardError(f"row {number} of manifest '{spec}': its '{column}' is {name!r}, not a path")
         if not name:
             raise VisionGuardError(f"row {number} of manifest '{spec}' has no '{column}'")
-        yield ScanInput(_resolve(spec, name), display_path(name), {utf8_safe(str(k)): json_value(v) for k, v in row.items() if k != column})
+        listing = {utf8_safe(str(k)): json_value(v) for k, v in row.items() if k != column}
+        yield ScanInput(_resolve(spec, name), display_path(name), listing, _url_error(spec, name))
 
 
 def json_value(value: Any) -> Any:
@@ -276,7 +309,11 @@ def _csv_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
     if csv.field_size_limit() < MANIFEST_CELL_LIMIT:  # Python's default, 128 KiB, refuses a long pasted description
         csv.field_size_limit(MANIFEST_CELL_LIMIT)
     with open(spec, newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" starts with a BOM
-        rows = csv.DictReader(_utf8_lines(handle, spec, "manifest"), restkey="extra_values")  # a ragged row's rest
+        lines = _utf8_lines(handle, spec, "manifest")
+        header = next(lines, "")
+        rows = csv.DictReader(  # a ragged row's rest in "extra_values"
+            itertools.chain([header], lines), delimiter=_delimiter(header), restkey="extra_values"
+        )
         number = 1
         try:
             for number, row in enumerate(rows, start=2):
@@ -286,6 +323,16 @@ def _csv_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
                 f"row {number + 1} of manifest '{spec}' is not readable CSV: {error} (a quote left open "
                 "takes in the rest of the file as one cell)"
             ) from None
+
+
+def _delimiter(header: str) -> str:
+    """Commas, unless the header has none and is split by what Excel writes where the decimal
+    mark is a comma (';'), by tabs or by '|'."""
+    if "," not in header:
+        for delimiter in (";", "\t", "|"):
+            if delimiter in header:
+                return delimiter
+    return ","
 
 
 def _jsonl_rows(spec: str) -> Iterator[tuple[int, dict[str, Any]]]:
