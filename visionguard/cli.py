@@ -301,7 +301,8 @@ def scan(
         help="Folders (walked recursively), image files, file lists (.txt, .lst: one path per line), manifests (.csv, .jsonl, .parquet: "
         "an image column plus listing_id, seller_id, title, claimed_brand, ... carried into the results; a title column is also "
         "matched for altered brand names, and a photo showing another brand than claimed_brand (or, without it, than the "
-        "title names) is a reason) or tar shards (.tar).",
+        "title names) is a reason; CSV by commas, or ';', tabs or '|' where the header has no comma) or tar shards (.tar). "
+        "Images named by URL get an error line: nothing is downloaded.",
     ),
     index: Path = typer.Option(..., "--index", "-i", help="Index folder made by 'visionguard index build'."),
     out: Path = typer.Option(
