@@ -170,6 +170,26 @@ def test_unreadable_gallery_images_are_skipped_and_recorded(tmp_path):
     assert len(index) == 2 and index.skipped[0]["path"] == "acme/broken.jpg"
 
 
+def test_logos_in_vector_formats_are_named_not_silently_left_out(tmp_path):
+    """Brand teams keep logos as SVG (or EPS, AI, PDF): none is decoded here, and such a file was
+    passed over without a word (a brand whose only logo is an SVG was never matched). Each is a
+    skipped entry with what to do, recorded once however often `index add` runs; a brand folder
+    holding only such files is one sentence that says why."""
+    root = _gallery(tmp_path, {"acme": 1})
+    (root / "acme" / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    (root / "acme" / "notes.txt").write_text("not a logo")  # other files stay unmentioned
+    index = build_index(root, tmp_path / "out")
+    assert len(index) == 1
+    assert index.skipped == [{"path": "acme/logo.svg", "error": "SVG files are not read: export the logo as PNG "
+                              "(about 512 px wide, on a plain or transparent background)"}]
+    index, _ = add_to_index(root, tmp_path / "out")
+    assert [item["path"] for item in index.skipped] == ["acme/logo.svg"]
+    (root / "vector-only").mkdir()
+    (root / "vector-only" / "logo.EPS").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0")
+    with pytest.raises(GalleryError, match="'vector-only' in gallery .* has no images \\(its EPS files are not read: export the logos as PNG\\)"):
+        build_index(root, tmp_path / "out2")
+
+
 def test_blank_gallery_images_are_skipped_and_recorded(tmp_path):
     """A one-colour reference (a white logo saved on white, an empty canvas) would match every
     plain patch of every listing; it is skipped with its reason, the rest is indexed."""

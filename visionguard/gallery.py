@@ -38,6 +38,22 @@ class Gallery:
     images: list[tuple[str, str]] = field(default_factory=list)  # (gallery-relative path, brand id)
     #: brand id -> its name and aliases as brands.json gives them, folder or not in this gallery
     named: dict[str, Brand] = field(default_factory=dict)
+    #: (gallery-relative path, why) of files in a logo format that is not read (`UNREAD_FORMATS`)
+    unread: list[tuple[str, str]] = field(default_factory=list)
+
+
+#: Formats brand teams keep logos in that are not decoded (no renderer ships here), with what
+#: to do instead: a brand's SVG logo left out without a word would be a brand never matched.
+UNREAD_FORMATS = {
+    ".svg": "SVG", ".svgz": "SVG", ".eps": "EPS", ".ai": "Illustrator", ".pdf": "PDF", ".psd": "Photoshop",
+}
+
+
+def _unread_reason(path: Path) -> str | None:
+    kind = UNREAD_FORMATS.get(path.suffix.lower())
+    if kind is None:
+        return None
+    return f"{kind} files are not read: export the logo as PNG (about 512 px wide, on a plain or transparent background)"
 
 
 #: Sub-folder of a brand folder whose images are found as copies but are not logo references.
@@ -71,16 +87,24 @@ def read_gallery(root: str | os.PathLike) -> Gallery:
     overrides = _match_folders(_read_brands_json(root / "brands.json"), [p.name for p in brand_dirs], root / "brands.json")
     brands: dict[str, Brand] = {}
     images: list[tuple[str, str]] = []
+    unread: list[tuple[str, str]] = []
     for brand_dir in brand_dirs:
-        files = sorted(
-            p for p in brand_dir.rglob("*") if p.is_file() and is_image_name(p.name)
-        )
+        files, other = [], []
+        for p in sorted(brand_dir.rglob("*")):
+            if p.is_file() and not p.name.startswith("."):
+                (files if is_image_name(p.name) else other).append(p)
+        for p in other:
+            reason = _unread_reason(p)
+            if reason is not None:
+                unread.append((display_path(os.path.relpath(p, root)), reason))
         if not files:
-            raise GalleryError(f"brand folder '{brand_dir.name}' in gallery '{root}' has no images")
+            kinds = sorted({UNREAD_FORMATS[p.suffix.lower()] for p in other if p.suffix.lower() in UNREAD_FORMATS})
+            hint = f" (its {' and '.join(kinds)} files are not read: export the logos as PNG)" if kinds else ""
+            raise GalleryError(f"brand folder '{brand_dir.name}' in gallery '{root}' has no images{hint}")
         brands[brand_dir.name] = _brand(brand_dir.name, overrides.get(brand_dir.name, {}))
         images.extend((display_path(os.path.relpath(p, root)), brand_dir.name) for p in files)
     named = {brand_id: _brand(brand_id, info) for brand_id, info in overrides.items()}
-    return Gallery(root=root, brands=brands, images=images, named=named)
+    return Gallery(root=root, brands=brands, images=images, named=named, unread=unread)
 
 
 def _brand(brand_id: str, info: dict) -> Brand:

@@ -431,7 +431,7 @@ def add_to_index(
     index.signatures.update(found.signatures)
     done.added = [path for path in found.paths if path not in replaced]
     done.replaced = [path for path in found.paths if path in replaced]
-    retried = {path for path, _ in gallery.images}
+    retried = {path for path, _ in gallery.images} | {item["path"] for item in found.skipped}  # an SVG is skipped again
     index.skipped = [item for item in index.skipped if item["path"] not in retried] + found.skipped
     index.photo_like += found.photo_like
     for brand_id, words in found.logo_text.items():
@@ -595,7 +595,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
     logos, products, keypoints = [], [], []
     paths: list[str] = []
     brand_of: list[str] = []
-    skipped: list[dict] = []
+    skipped: list[dict] = [{"path": path, "error": why} for path, why in gallery.unread]
     photo_like: list[str] = []
     logo_text: dict[str, set[str]] = {}
     signatures: dict[str, dict] = {}
