@@ -388,3 +388,19 @@ def test_a_str_path_or_column_that_utf8_cannot_hold_is_escaped_in_the_result(sca
         sink.write(result)
         sink.write(titled)
     assert len((tmp_path / "r.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_a_listing_whose_photo_cannot_be_read_keeps_its_title_s_findings(scanner, tmp_path):
+    """A broken photo must not hide what the title says: the error line carries the title's
+    imitation, its reason and its risk, and says what failed."""
+    from visionguard.sources import ScanInput
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    imitation, plain = scanner.scan([ScanInput(str(broken), "broken.jpg", {"title": "ADIBAS trainers", "claimed_brand": "Generic"}),
+                                     ScanInput(str(broken), "broken.jpg", {"listing_id": "L2"})])
+    assert imitation.status == "error" and imitation.error
+    assert [(a.brand, a.source) for a in imitation.altered] == [("adidas", "title")]
+    assert imitation.risk >= 0.45 and "title text 'ADIBAS' imitates adidas (look-alike d->b)" in imitation.reasons
+    assert imitation.claimed_brands == ["Generic"] and imitation.brand is None
+    assert plain.status == "error" and plain.risk == 0.0 and not plain.reasons

@@ -260,6 +260,9 @@ class Scanner:
             self._verify(item, match)
             self._read_and_score(item, match)
             item.image = None
+        for item in items:
+            if item.result.status == "error":
+                self._score_listing_only(item.result)
         return [item.result for item in items]
 
     def _decode(self, entry: ScanInput) -> _Item:
@@ -359,6 +362,18 @@ class Scanner:
             result.error = f"title check failed: {type(error).__name__}: {error}"
         result.claimed_brands = self._claimed_brands(result)
         apply_evidence(result, visual, self.brand_names)
+
+    def _score_listing_only(self, result: ScanResult) -> None:
+        """A listing whose photo could not be scanned keeps what its title says ("ADIBAS shoes"):
+        its error line carries the title's findings and their risk (the photo's are unknown)."""
+        if listing_value(result.listing, (TITLE_COLUMN,)) is None:
+            return
+        try:
+            self._match_title(result)
+        except Exception:  # noqa: BLE001 - the line already says what failed; the scan goes on
+            return
+        result.claimed_brands = self._claimed_brands(result)
+        apply_evidence(result, None, self.brand_names)
 
     def _match_title(self, result: ScanResult) -> None:
         """A manifest's listing title is text the seller typed: "ADIBAS running shoes" there is as
