@@ -40,6 +40,8 @@ def test_help_on_every_command(command):
         (["index", "build", DEMO_GALLERY, "--out", "/tmp/x", "--model", "/no/such.safetensors"], "do not exist"),
         (["scan", DEMO_GALLERY, "--index", "/tmp/x", "--out", "/tmp/r.jsonl", "--engine", "ray", "--address", "127.0.0.1:1"],
          "cannot connect to the Ray cluster at '127.0.0.1:1'"),
+        (["scan", "-", "--index", "/tmp/x", "--out", "/tmp/r.jsonl"], "write them to a file list (find DIR -name '*.jpg' > list.txt)"),
+        (["scan", DEMO_GALLERY, "--index", "/tmp/x", "--out", "-"], "not to standard output"),
     ],
 )
 def test_user_errors_are_one_line_and_exit_2(args, message):

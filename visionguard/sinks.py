@@ -223,6 +223,11 @@ SINKS: dict[str, type[Sink]] = {".jsonl": JsonlSink, ".csv": CsvSink, ".parquet"
 def open_sink(path: str | os.PathLike, append: bool = False) -> Sink:
     """The sink for a results file, chosen by its suffix (.jsonl, the default format, .csv or .parquet)."""
     suffix = Path(path).suffix.lower()
+    if os.fspath(path) == "-":
+        raise VisionGuardError(
+            "results are written to a file (--out RESULTS.jsonl, .csv or .parquet), not to standard output: --resume "
+            "reads them back; to follow a scan, run 'tail -f RESULTS.jsonl' beside it"
+        )
     if suffix not in SINKS:
         raise VisionGuardError(f"results file '{path}' must end in {', '.join(SINKS)}")
     return SINKS[suffix](path, append=append)

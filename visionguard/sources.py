@@ -176,6 +176,11 @@ def _iter_one(spec: str, name: str) -> Iterator[ScanInput]:
     if os.path.isdir(spec):
         yield from (ScanInput(source, path) for source, path in iter_image_files(spec))
         return
+    if spec == "-" and not os.path.exists(spec):
+        raise VisionGuardError(
+            "input '-': image names are not read from standard input (a scan reads its inputs twice: to count "
+            "them and to resume); write them to a file list (find DIR -name '*.jpg' > list.txt) and scan list.txt"
+        )
     if not os.path.exists(spec):
         raise VisionGuardError(f"input '{spec}' does not exist")
     suffix = os.path.splitext(spec)[1].lower()
