@@ -237,6 +237,23 @@ def test_replacing_an_earlier_scan_offers_resume_only_where_it_works(tmp_path, l
     assert ("--resume would continue it" in done.stderr) == hint, done.stderr
 
 
+def test_replacing_a_finished_scan_does_not_offer_resume(tmp_path, listings, listing_results):
+    """--resume continues an interrupted scan; over a finished one (a result for every input)
+    it would scan nothing, so the notice does not offer it there."""
+    from visionguard.sinks import JsonlSink
+
+    out = tmp_path / "r.jsonl"
+    with JsonlSink(out) as sink:  # the listings' results, as a finished scan of the folder wrote them
+        for result in listing_results.values():
+            sink.write(result)
+    done = run("scan", listings[0], "--index", tmp_path, "--out", out)  # stops at the index, after the notice
+    assert f"replacing the results of an earlier scan in '{out}'" in done.stderr
+    assert "--resume" not in done.stderr, done.stderr
+    out.write_text("".join(out.read_text().splitlines(keepends=True)[:-1]))  # as if stopped one image short
+    done = run("scan", listings[0], "--index", tmp_path, "--out", out)
+    assert f"replacing the results of an earlier scan in '{out}' (--resume would continue it)" in done.stderr
+
+
 def test_csv_cells_longer_than_a_spreadsheet_cell_are_cut_with_a_mark(tmp_path, listings, index_dir):
     """Excel holds 32,767 characters a cell (UTF-16 units) and cuts or spills a longer CSV cell
     without a word: such a cell (here a manifest's long title, carried into `listing`) is cut

@@ -521,9 +521,28 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool,
     earlier = [part for part in parts if part.is_file() and part.stat().st_size] if not resume else []
     if earlier:
         what = f"{len(earlier)} result shards" if shard_size else "the results"
-        resumable = " (--resume would continue it)" if out.suffix.lower() == ".jsonl" else ""  # it reads back JSONL only
+        # --resume reads back JSONL only, and continues only results that cover fewer images than these
+        # inputs (an interrupted scan): a finished one would scan nothing, so it is not offered there
+        resumable = " (--resume would continue it)" if out.suffix.lower() == ".jsonl" and _whole_lines(earlier, total) < total else ""
         typer.echo(f"replacing {what} of an earlier scan in '{out}'{resumable}", err=True)
     return total, done, earlier if shard_size else []
+
+
+def _whole_lines(parts: list[Path], limit: int) -> int:
+    """How many whole lines (results) the files `parts` hold, counted up to `limit` (newlines
+    only, no JSON: 200,000 results of ~830 bytes in 0.06-0.08 s from the page cache here; and no
+    further than `limit`)."""
+    count = 0
+    for part in parts:
+        try:
+            with open(part, "rb") as handle:
+                while count < limit and (chunk := handle.read(1 << 20)):
+                    count += chunk.count(b"\n")
+        except OSError:
+            continue  # unreadable: the scan that replaces it says so when it writes
+        if count >= limit:
+            break
+    return count
 
 
 def _scan_settings(index: Path, model: str | None, runtime: str, options: dict) -> dict:
