@@ -394,6 +394,7 @@ def add_to_index(
     known, removed = set(index.paths), set(index.removed)
     done = Addition()
     embed: list[tuple[str, str]] = []
+    read: dict[str, dict] = {}  # the signatures `_file_changed` hashed: the embedding pass records them, not hashing again
     for path, brand_id in gallery.images:
         if path in known:
             recorded = index.signatures.get(path)
@@ -403,6 +404,8 @@ def add_to_index(
             changed, signature = _file_changed(gallery.root / path, recorded)
             if changed:
                 embed.append((path, brand_id))
+                if signature is not None:
+                    read[path] = signature
             elif signature is not None:  # the same content at a new time: kept if the index is saved anyway
                 index.signatures[path] = signature
         elif path in removed and not readd_removed:
@@ -416,7 +419,7 @@ def add_to_index(
     gallery.images = embed
     # framed as the index's other logos were (an index built before framing has no margin recorded)
     reader = _LogoTextReader() if read_logo_text else None
-    found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"), reader)
+    found = _embed_gallery(gallery, embedder, batch_size, progress, index.model.get("gallery_margin"), reader, read)
     if replaced:  # the old rows go, whether the new file could be embedded or not (then it is skipped)
         _keep_rows(index, np.array([path not in replaced for path in index.paths], bool), found.logos, found.products)
         if index.keypoints is not None:
@@ -589,9 +592,13 @@ def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: lis
 
 
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
-                   margin: float | None, read_text: Callable[[np.ndarray], list[str]] | None = None) -> _Embedded:
+                   margin: float | None, read_text: Callable[[np.ndarray], list[str]] | None = None,
+                   signed: dict[str, dict] | None = None) -> _Embedded:
     """Vectors (logo and product spaces), keypoints and file signatures of every readable
-    gallery image, and the words `read_text` finds in the logo references that are marks, not photos."""
+    gallery image, and the words `read_text` finds in the logo references that are marks, not photos.
+    `signed`: signatures already read (`index add` hashed a changed file to find it changed),
+    taken as they are: a gallery file is hashed once per add."""
+    signed = signed or {}
     logos, products, keypoints = [], [], []
     paths: list[str] = []
     brand_of: list[str] = []
@@ -604,7 +611,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
         arrays = []
         for relative, brand_id in gallery.images[start : start + batch_size]:
             # before decoding: a file replaced meanwhile has the old one's signature, and the next add takes it again
-            signature = file_signature(gallery.root / relative)
+            signature = signed.get(relative) or file_signature(gallery.root / relative)
             try:
                 array = decode(gallery.root / relative)
             except DecodeError as error:
