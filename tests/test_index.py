@@ -770,6 +770,48 @@ def test_an_index_without_signatures_takes_its_files_as_unchanged(tmp_path):
     assert list(GalleryIndex.load(index_dir, signatures=True).signatures) == ["acme/new.png"]
 
 
+def test_signatures_are_kept_packed_and_written_as_before(tmp_path):
+    """`index add`/`remove` hold every gallery file's signature: as the dicts of the JSON file
+    they took ~480 bytes a path (0.5 GB at a million images); packed, ~120
+    (benchmarks/signatures_memory.py). The file stays what earlier versions wrote and read."""
+    import hashlib
+    import tracemalloc
+
+    from visionguard.index import Signature, _read_signatures, file_signature
+
+    root = _gallery(tmp_path, {"acme": 2})
+    index_dir = tmp_path / "index"
+    build_index(root, index_dir, read_logo_text=False)
+    loaded = GalleryIndex.load(index_dir, signatures=True)
+    for path in loaded.paths:
+        signature = loaded.signatures[path]
+        assert isinstance(signature, Signature) and signature == file_signature(root / path)
+    written = json.loads((index_dir / "signatures.json").read_text())  # as an earlier version reads it
+    assert list(written) == loaded.paths
+    for path, entry in written.items():
+        content = (root / path).read_bytes()
+        assert entry == {"size": len(content), "mtime_ns": (root / path).stat().st_mtime_ns,
+                         "sha256": hashlib.sha256(content).hexdigest()}
+
+    earlier = {  # an earlier version's file, with entries that are no signature (the folder may come from anywhere)
+        "acme/0.png": written["acme/0.png"], "acme/1.png": {"size": "12", "mtime_ns": 1, "sha256": "ab"},
+        "gone.png": written["acme/1.png"], "acme/2.png": [1, 2],
+    }
+    (index_dir / "signatures.json").write_text(json.dumps(earlier, indent=2))
+    assert dict(GalleryIndex.load(index_dir, signatures=True).signatures) == {"acme/0.png": loaded.signatures["acme/0.png"]}
+
+    paths = [f"brand{k % 50:03d}/products/photo_{k:07d}.jpg" for k in range(20_000)]
+    big = tmp_path / "big.json"
+    big.write_text("{\n" + ",\n".join(
+        f'"{p}": {json.dumps({"size": 40_000 + k, "mtime_ns": 1_764_000_000_000_000_000 + k, "sha256": hashlib.sha256(p.encode()).hexdigest()})}'
+        for k, p in enumerate(paths)) + "\n}\n")
+    tracemalloc.start()
+    signatures = _read_signatures(big, paths)
+    kept = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert len(signatures) == len(paths) and kept / len(paths) < 200, kept / len(paths)
+
+
 def test_a_load_while_another_index_is_swapped_in_reads_one_index_whole(tmp_path, monkeypatch):
     """`index build`/`add`/`remove` swap a new folder in while a scan (or a Ray worker) may be
     opening the old one file by file: it got the old index.json with the new vectors (here the

@@ -17,11 +17,12 @@ import json
 import os
 import shutil
 import stat
+import struct
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import cv2
 import faiss
@@ -48,6 +49,67 @@ SIGNATURES_FILE = "signatures.json"
 ProgressCallback = Callable[[int, int], None]
 
 
+class Signature(NamedTuple):
+    """A gallery file as `index add` compares it (`_file_changed`): size, modification time (ns)
+    and the SHA-256 digest of its content (32 bytes; hex in signatures.json)."""
+
+    size: int
+    mtime_ns: int
+    sha256: bytes
+
+    def to_json(self) -> dict:
+        """The entry signatures.json holds for it, as every version wrote it."""
+        return {"size": self.size, "mtime_ns": self.mtime_ns, "sha256": self.sha256.hex()}
+
+
+#: A `Signature` packed into one 48-byte value: one small object a path in memory, where the
+#: JSON form as Python objects (a dict of three, two ints and 64 hex characters) took ~6x that.
+_PACKED = struct.Struct("<qq32s")
+
+
+class Signatures(MutableMapping[str, Signature]):
+    """Gallery paths' `Signature`s, each kept packed (`_PACKED`): an index of a million
+    images holds a million, and a dict of dicts of them took ~0.5 GB (benchmarks/signatures_memory.py)."""
+
+    __slots__ = ("_packed",)
+
+    def __init__(self, signatures: Mapping[str, Signature] | Iterable[tuple[str, Signature]] = ()) -> None:
+        self._packed: dict[str, bytes] = {}
+        self.update(signatures)
+
+    def __getitem__(self, path: str) -> Signature:
+        size, mtime_ns, sha256 = _PACKED.unpack(self._packed[path])
+        return Signature(size, mtime_ns, sha256)
+
+    def __setitem__(self, path: str, signature: Signature) -> None:
+        self._packed[path] = _PACKED.pack(*signature)
+
+    def __delitem__(self, path: str) -> None:
+        del self._packed[path]
+
+    def __contains__(self, path: object) -> bool:
+        return path in self._packed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._packed)
+
+    def __len__(self) -> int:
+        return len(self._packed)
+
+    def __repr__(self) -> str:
+        return f"Signatures({len(self)} paths)"
+
+    def keep(self, paths: set[str]) -> None:
+        """Keep the signatures of `paths` only (rows an `index remove` or a replacement dropped)."""
+        self._packed = {path: packed for path, packed in self._packed.items() if path in paths}
+
+    @classmethod
+    def _of_packed(cls, packed: dict[str, bytes]) -> "Signatures":
+        signatures = cls()
+        signatures._packed = packed
+        return signatures
+
+
 @dataclass
 class GalleryIndex:
     """Vectors of genuine gallery images, which brand each belongs to and where it came from."""
@@ -70,12 +132,16 @@ class GalleryIndex:
     #: (`file_signature`): `index add` embeds a file replaced under the same name again. An index
     #: built before they were recorded has none: its files are taken as unchanged. Kept in their
     #: own file, read only where asked (`load(signatures=True)`: add, remove, info), not by scans
-    #: (a million paths' signatures are hundreds of MB as Python objects); None: not read, and
+    #: (a million paths' signatures are ~130 MB even packed, `Signatures`); None: not read, and
     #: then not written either.
-    signatures: dict[str, dict] | None = None
+    signatures: Signatures | None = None
     #: Gallery paths `index remove` took out: `index add` leaves them out (`readd_removed` brings
     #: them back); a build starts without any.
     removed: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.signatures is not None and not isinstance(self.signatures, Signatures):
+            self.signatures = Signatures(self.signatures)  # a plain {path: Signature} from a caller
 
     def __len__(self) -> int:
         return self.vectors.ntotal
@@ -112,9 +178,15 @@ class GalleryIndex:
             "logo_text": self.logo_text,
         }
         if self.signatures is not None:  # one file a line: {"path": {"size": ..., "mtime_ns": ..., "sha256": ...}}
-            lines = [f"{json.dumps(p, ensure_ascii=False)}: {json.dumps(self.signatures[p])}"
-                     for p in self.paths if p in self.signatures]
-            (folder / SIGNATURES_FILE).write_text("{\n" + ",\n".join(lines) + "\n}\n", encoding="utf-8")
+            with open(folder / SIGNATURES_FILE, "w", encoding="utf-8") as handle:  # streamed: no copy of it all in memory
+                handle.write("{\n")
+                separator = ""
+                for path in self.paths:
+                    signature = self.signatures.get(path)
+                    if signature is not None:
+                        handle.write(f"{separator}{json.dumps(path, ensure_ascii=False)}: {json.dumps(signature.to_json())}")
+                        separator = ",\n"
+                handle.write("\n}\n")
         (folder / META_FILE).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
@@ -181,7 +253,7 @@ class GalleryIndex:
                 skipped=meta.get("skipped", []),
                 photo_like=meta.get("photo_like", []),
                 logo_text=meta.get("logo_text", {}),
-                signatures=_read_signatures(folder / SIGNATURES_FILE) if signatures else None,
+                signatures=_read_signatures(folder / SIGNATURES_FILE, [item["path"] for item in images]) if signatures else None,
                 removed=[path for path in meta.get("removed", []) if isinstance(path, str)],
             )
             index.keypoints = KeypointStore.load(folder, len(index.paths))
@@ -228,7 +300,7 @@ class GalleryIndex:
             )
 
 
-def file_signature(path: str | os.PathLike) -> dict | None:
+def file_signature(path: str | os.PathLike) -> Signature | None:
     """A gallery file's size, modification time (ns) and SHA-256, as `index add` compares them
     (`_file_changed`); None for what is not a readable regular file."""
     try:  # non-blocking: a FIFO put in a file's place would block an open for reading
@@ -236,30 +308,38 @@ def file_signature(path: str | os.PathLike) -> dict | None:
             status = os.fstat(file.fileno())
             if not stat.S_ISREG(status.st_mode):
                 return None
-            digest = hashlib.file_digest(file, "sha256").hexdigest()
+            digest = hashlib.file_digest(file, "sha256").digest()
     except OSError:
         return None
-    return {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": digest}
+    return Signature(status.st_size, status.st_mtime_ns, digest)
 
 
-def _read_signatures(path: Path) -> dict[str, dict]:
-    """An index's signatures file: none for an index built before they were recorded; an
-    entry that is not a signature as `file_signature` writes it (the folder may come from
-    anywhere) is no signature, and its file is taken as unchanged."""
+def _packed_signature(entry: dict) -> bytes | dict:
+    """A signatures.json entry packed (`_PACKED`) as it is parsed, where it is one as
+    `Signature.to_json` writes it; anything else (the folder may come from anywhere) as it is."""
+    size, mtime_ns, sha256 = entry.get("size"), entry.get("mtime_ns"), entry.get("sha256")
+    if type(size) is not int or type(mtime_ns) is not int or not isinstance(sha256, str) or len(sha256) != 64:
+        return entry
+    try:
+        return _PACKED.pack(size, mtime_ns, bytes.fromhex(sha256))
+    except (ValueError, struct.error):  # not hex, or a number past 64 bits
+        return entry
+
+
+def _read_signatures(path: Path, paths: list[str]) -> Signatures:
+    """An index's signatures file, for its gallery `paths`: none for an index built before they
+    were recorded; an entry that is not a signature as `file_signature` writes it is no
+    signature, and its file is taken as unchanged. Each entry is packed as it is parsed, and
+    kept under the index's own path strings (not a second copy of each path)."""
     if not path.exists():
-        return {}
-    signatures = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(signatures, dict):
+        return Signatures()
+    parsed = json.loads(path.read_text(encoding="utf-8"), object_hook=_packed_signature)
+    if not isinstance(parsed, dict):
         raise ValueError(f"{SIGNATURES_FILE} is not a map of paths to signatures")
-    return {
-        p: signature for p, signature in signatures.items()
-        if isinstance(signature, dict)
-        and all(type(signature.get(key)) is int for key in ("size", "mtime_ns"))
-        and isinstance(signature.get("sha256"), str)
-    }
+    return Signatures._of_packed({p: packed for p in paths if type(packed := parsed.get(p)) is bytes})
 
 
-def _file_changed(path: Path, recorded: dict) -> tuple[bool, dict | None]:
+def _file_changed(path: Path, recorded: Signature) -> tuple[bool, Signature | None]:
     """Whether a gallery file is another file than the one indexed under its name, by its
     `recorded` signature: another size is another file; the same size and modification time
     the same file, read no further (as rsync and make decide); the same size at another time
@@ -269,14 +349,14 @@ def _file_changed(path: Path, recorded: dict) -> tuple[bool, dict | None]:
         status = path.stat()
     except OSError:
         return False, None  # listed a moment ago: gone or unreadable now, the embedding pass would skip it
-    if status.st_size != recorded["size"]:
+    if status.st_size != recorded.size:
         return True, None
-    if status.st_mtime_ns == recorded["mtime_ns"]:
+    if status.st_mtime_ns == recorded.mtime_ns:
         return False, None
     now = file_signature(path)
     if now is None:
         return False, None
-    return now["sha256"] != recorded["sha256"], now
+    return now.sha256 != recorded.sha256, now
 
 
 def _model_argument(model: str | os.PathLike | EmbeddingModel) -> str | EmbeddingModel:
@@ -394,7 +474,7 @@ def add_to_index(
     known, removed = set(index.paths), set(index.removed)
     done = Addition()
     embed: list[tuple[str, str]] = []
-    read: dict[str, dict] = {}  # the signatures `_file_changed` hashed: the embedding pass records them, not hashing again
+    read: dict[str, Signature] = {}  # the signatures `_file_changed` hashed: the embedding pass records them, not hashing again
     for path, brand_id in gallery.images:
         if path in known:
             recorded = index.signatures.get(path)
@@ -515,7 +595,7 @@ def _keep_rows(index: GalleryIndex, keep: np.ndarray, logos: np.ndarray | None =
     kept = set(index.paths)
     index.photo_like = [p for p in index.photo_like if p in kept]
     if index.signatures is not None:
-        index.signatures = {p: signature for p, signature in index.signatures.items() if p in kept}
+        index.signatures.keep(kept)
 
 
 def stored_vectors(structure: faiss.Index) -> np.ndarray:
@@ -540,7 +620,7 @@ class _Embedded:
     skipped: list[dict]
     photo_like: list[str]
     logo_text: dict[str, list[str]]
-    signatures: dict[str, dict]
+    signatures: dict[str, Signature]
 
 
 class _LogoTextReader:
@@ -593,7 +673,7 @@ def _logo_vectors(embedder: EmbeddingModel, arrays: list[np.ndarray], paths: lis
 
 def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, progress: ProgressCallback | None,
                    margin: float | None, read_text: Callable[[np.ndarray], list[str]] | None = None,
-                   signed: dict[str, dict] | None = None) -> _Embedded:
+                   signed: dict[str, Signature] | None = None) -> _Embedded:
     """Vectors (logo and product spaces), keypoints and file signatures of every readable
     gallery image, and the words `read_text` finds in the logo references that are marks, not photos.
     `signed`: signatures already read (`index add` hashed a changed file to find it changed),
@@ -605,7 +685,7 @@ def _embed_gallery(gallery: Gallery, embedder: EmbeddingModel, batch_size: int, 
     skipped: list[dict] = [{"path": path, "error": why} for path, why in gallery.unread]
     photo_like: list[str] = []
     logo_text: dict[str, set[str]] = {}
-    signatures: dict[str, dict] = {}
+    signatures: dict[str, Signature] = {}
     total = len(gallery.images)
     for start in range(0, total, batch_size):
         arrays = []
