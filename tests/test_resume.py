@@ -125,11 +125,13 @@ def test_sharded_results_resume_into_a_new_shard(inputs, index_dir, tmp_path):
     assert all(p.read_bytes() == data for p, data in kept.items())  # finished shards untouched
     assert [p.name for p in shard_paths(out)] == [p.name for p in shards]  # the rest in a new last shard
 
+    (tmp_path / "results-00009.jsonl").touch()  # as a kill between opening a shard and writing its first line leaves it
     fewer = [*_scan_command(inputs / "part0", index_dir, out), "--shard-size", "8"]  # a new scan, not resumed
     again = subprocess.run(fewer, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "replacing" in again.stderr
     part0 = sum(1 for p in (inputs / "part0").iterdir())
-    assert sum(len(p.read_text().splitlines()) for p in shard_paths(out)) == part0  # no earlier shard stays
+    assert sum(len(p.read_text().splitlines()) for p in shard_paths(out)) == part0  # no earlier shard stays,
+    assert [p.name for p in shard_paths(out)] == [f"results-{i:05d}.jsonl" for i in range(-(-part0 // 8))]  # an empty one neither
 
 
 def test_an_input_listed_twice_resumes_to_two_lines(listings, index_dir, tmp_path):

@@ -525,7 +525,9 @@ def _plan(inputs: list[Path], out: Path, shard_size: int, resume: bool,
         # inputs (an interrupted scan): a finished one would scan nothing, so it is not offered there
         resumable = " (--resume would continue it)" if out.suffix.lower() == ".jsonl" and _whole_lines(earlier, total) < total else ""
         typer.echo(f"replacing {what} of an earlier scan in '{out}'{resumable}", err=True)
-    return total, done, earlier if shard_size else []
+    # every earlier shard goes, an empty one too (a kill between opening a shard and writing its first
+    # line leaves one): kept, it lingered beside the new scan's shards, and a resume numbered on after it
+    return total, done, [part for part in parts if part.is_file()] if shard_size and not resume else []
 
 
 def _whole_lines(parts: list[Path], limit: int) -> int:
