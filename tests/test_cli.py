@@ -1,6 +1,7 @@
 """The CLI contract, run as a real subprocess: exit codes, one JSON line per input, no tracebacks."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -351,3 +352,24 @@ def test_half_an_emoji_in_a_jsonl_manifest_is_written_escaped_not_a_crash(tmp_pa
     first, second = map(json.loads, out.read_text(encoding="utf-8").splitlines())
     assert first["status"] == "ok" and first["listing"] == {"listing_id": "L1", "title": "Sneakers \\ud83d", "note\\udce9": ["x\\udfff"]}
     assert second["listing"]["listing_id"] == "L2"
+
+
+def test_the_demo_manifest_s_titles_and_claimed_brands(tmp_path, index_dir):
+    """indexes/demo/listings.csv (README, "A manifest: titles and claimed brands"): the demo
+    photos as listings with titles and claimed brands, each finding what the README shows."""
+    manifest = Path(DEMO_GALLERY).parent / "listings.csv"
+    out = tmp_path / "r.jsonl"
+    done = run("scan", manifest, "--index", index_dir, "--out", out)
+    assert done.returncode == 0, done.stderr
+    rows = {row["listing"]["listing_id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert len(rows) == 9
+    assert [r for r in rows["L1002"]["reasons"] if "claims" in r] == ["listing claims Generic, but its photo shows Puma (its logo)"]
+    assert sorted(a["source"] for a in rows["L1003"]["altered"]) == ["photo", "title"]
+    assert [(a["text"], a["brand"], a["source"]) for a in rows["L1008"]["altered"]] == [("N1KE", "nike", "title")]
+    broken = rows["L1009"]
+    assert broken["status"] == "error" and [a["brand"] for a in broken["altered"]] == ["fujifilm"] and broken["risk"] > 0.5
+    for consistent in ("L1001", "L1004", "L1005", "L1007"):  # the photo shows the brand the listing claims
+        assert rows[consistent]["brand"] in rows[consistent]["claimed_brands"], rows[consistent]
+    assert "other brand than claimed 1" in done.stdout
+    table = re.sub(r"[\s│]+", " ", done.stdout)  # the 80-column table of a pipe, its wrapped cells joined
+    assert "corrupt or truncated image: Truncated File Read; title text 'FUJIFLLM' imitates fujifilm" in table, done.stdout

@@ -652,7 +652,8 @@ class _Tally:
         self.counts["high_risk"] += risk >= 0.5
         if status == "error" or risk > 0:
             reasons = row.get("reasons")
-            why = row.get("error") or ("; ".join(map(str, reasons)) if isinstance(reasons, list) else "")
+            # an error line may carry its title's findings too: both are shown
+            why = "; ".join([str(row["error"])] * bool(row.get("error")) + (list(map(str, reasons)) if isinstance(reasons, list) else []))
             self.flagged.append((status, risk, str(row.get("path")), str(why)))
             if len(self.flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
                 self.flagged = self.top()
