@@ -16,13 +16,16 @@ Reads the labelled set written by `benchmarks/text_set.py`, builds `BrandCatalog
 benchmark, not a test.
 
 `--in-lines` also puts every text through `TextMatcher.match_tokens` as one OCR box (a detector
-that boxes whole lines), in three forms: printed inside a line of other words ("new ... bag for
+that boxes whole lines), in five forms: printed inside a line of other words ("new ... bag for
 sale", one of six lines, drawn with a fixed seed, so the same text gets the same line in every
 run), written into a domain, handle or compound ("www.....com", "..._outlet", "...-store"; spaces
-become hyphens), and spelled out letter by letter inside a line ("N I K E"). It prints per form:
+become hyphens), written into a domain with dots for its spaces and hyphens ("www.Nike.e.com",
+"shop.best.price.net"), spelled out letter by letter inside a line ("N I K E"), and the whole
+line spelled out, the text's letters running on into its neighbours' ("O R I G I N A L N I K E
+S H O E S", as OCR reads a box per letter or letters printed with spaces). It prints per form:
 imitations found (an `AlteredName` of the right brand), honest texts flagged, correct names
 reported as a mention and flagged, and ms per text; with `--show-misses N`, up to N of the
-honest texts and correct names it flagged. Spelled out, a correct name is an imitation
+honest texts and correct names it flagged. Spelled out (both forms), a correct name is an imitation
 (separators): it counts under "flagged" but is not listed. "In a line" is the measurement behind
 the README's figures for words inside OCR line boxes.
 
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 import traceback
 from collections import Counter, defaultdict
@@ -108,10 +112,13 @@ def run(matcher: Any, rows: list[dict[str, Any]]) -> tuple[list[Outcome], float,
 
 LINES = ["ORIGINAL {} SHOES", "new {} bag for sale", "{} 2024", "genuine {}", "{} outlet store", "size 42 {} EU"]
 JOINED = ["www.{}.com", "{}_outlet", "{}-store", "shop.{}.net", "https://{}.co.uk/sale"]
+DOTTED = ["www.{}.com", "shop.{}.net", "https://{}.co.uk/sale"]
 FORMS = {
     "in a line": lambda text, rng: rng.choice(LINES).format(text),
     "domain / handle": lambda text, rng: rng.choice(JOINED).format("-".join(text.split())),
+    "dotted domain": lambda text, rng: rng.choice(DOTTED).format(".".join(re.split(r"[\s_-]+", text))),
     "spelled out": lambda text, rng: rng.choice(LINES).format(" ".join(ch for ch in text if not ch.isspace())),
+    "spelled-out line": lambda text, rng: " ".join(ch for ch in rng.choice(LINES).format(text) if not ch.isspace()),
 }
 
 
@@ -141,7 +148,7 @@ def run_in_lines(matcher: Any, rows: list[dict[str, Any]], show: int) -> None:
             if label == "brand":
                 counts[label, "mention"] += any(m.brand == row["brand"] for m in mentions)
             # spelled out, a correct name is an imitation; "rare" words are a diagnostic of their own
-            if altered and (label == "honest" or (label == "brand" and form != "spelled out")):
+            if altered and (label == "honest" or (label == "brand" and not form.startswith("spelled"))):
                 flags.append(f"  [{row['class']}] {text!r} -> {[(a.text, a.brand, a.changes) for a in altered]}")
         n = lambda label, what: counts[label, what]  # noqa: E731
         print(f"{form:18}{n('imitation', 'hit'):>9} of {n('imitation', 'n'):<6}{pct(n('imitation', 'hit'), n('imitation', 'n'))}"
