@@ -474,6 +474,48 @@ def test_a_word_spelled_out_letter_by_letter_is_one_word(tokens, read, brand):
 
 
 @pytest.mark.parametrize(
+    "tokens, read, brand",
+    [
+        ([OcrToken("S A L E N I K F", 0.9, BOX)], "N I K F", "nike"),
+        ([OcrToken("S A L E G U C C l B A G", 0.9, BOX)], "G U C C l", "gucci"),
+        ([OcrToken("N E W A D I B A S S H O E S", 0.9, BOX)], "A D I B A S", "adidas"),
+        ([OcrToken("s i z e 4 2 N I K F E U", 0.9, BOX)], "N I K F", "nike"),
+        ([OcrToken("S A L E S A R N S U N G", 0.9, BOX)], "S A R N S U N G", "samsung"),
+        ([OcrToken("S A L E а d i d a s", 0.9, BOX)], "а d i d a s", "adidas"),  # Cyrillic а
+        ([OcrToken(ch, 0.9, (60 * k, 0, 60 * k + 30, 40)) for k, ch in enumerate("SALENIKF")], "N I K F", "nike"),  # a box per letter
+    ],
+)
+def test_an_imitation_spelled_out_inside_a_longer_run_of_letters_is_found(tokens, read, brand):
+    """Two spaced-out words back to back are one run of letters ("S A L E N I K F"): the run is
+    cut into words as a reader would, and a look-alike reading among them is found."""
+    mentions, altered = MATCHER.match_tokens(tokens)
+    assert [(a.text, a.brand) for a in altered] == [(read, brand)], (mentions, altered)
+
+
+def test_a_name_spelled_out_inside_a_longer_run_of_letters_is_a_mention():
+    """Its letters run on into other letters, so no spacing of its own shows: a mention."""
+    for text, brand in (("S A L E N I K E", "nike"), ("N I K E S H O E S", "nike"), ("S A L E A D I D A S", "adidas")):
+        mentions, altered = _one_box(MATCHER, text)
+        assert altered == [] and [b for _, b in mentions] == [brand], (text, mentions, altered)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "S A L E", "N E W A R R I V A L", "B I G S A L E", "F R E E S H I P P I N G", "S M L XL", "S M L X L X X L",
+        "N E W I N B O X", "U S A M A D E", "1 0 0 % C O T T O N", "N I C E S H O E S", "S A L E N I K O N",
+        "U M B R E L S H O E S", "s i z e 4 2 b a t E U", "s i z e 4 2 d a p E U", "O R I G I N A L C L I O N S H O E S",
+    ],
+)
+def test_honest_spaced_out_text_is_not_flagged(text):
+    """Honest spaced-out lines are cheaper read as their own words (and other real brands):
+    typos across words the spaces no longer show, or a look-alike reading made of words or
+    beside letters no word explains, are no imitation."""
+    catalog = BrandCatalog([*CATALOG.brands, Brand("datev", "DATEV"), Brand("bape", "BAPE"), Brand("aldi", "ALDI"), Brand("umbro", "Umbro")])
+    assert _one_box(TextMatcher(catalog), text)[1] == [], text
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "www.nikon.com", "nice-deal", "e-mail", "T-shirt", "Wi-Fi", "N/A", "a b c", "a b c d e shoes", "x-ray", "A/C", "co-op",

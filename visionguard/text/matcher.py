@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Sequence
 from visionguard.results import AlteredName, BrandMention, OcrToken
 from visionguard.text.catalog import SHORT_NAME, BrandCatalog, BrandName
 from visionguard.text.edits import Alignment, align
-from visionguard.text.lookalikes import PRINT_LOOKALIKES, coarse, is_foreign, is_lookalike
+from visionguard.text.lookalikes import LOOKALIKE_PAIRS, LOOKALIKE_SEQUENCES, PRINT_LOOKALIKES, coarse, is_foreign, is_lookalike
 from visionguard.text.normalize import key as text_key
 from visionguard.text.normalize import is_key_char, separator_gaps, skeleton
 from visionguard.text.words import GLUED_WORD_ZIPF, HONEST_WORD_ZIPF, word_zipf
@@ -67,6 +67,7 @@ class TextMatcher:
         self.catalog = catalog
         self.honest_word_zipf = honest_word_zipf
         self._cache: OrderedDict[str, BrandMention | AlteredName | None] = OrderedDict()
+        self._target_patterns: list[re.Pattern[str]] | None = None  # built on first use (`_spelled_like_a_target`)
 
     # -- one string -------------------------------------------------------------------------
     def match_text(self, text: str, confidence: float = 1.0) -> BrandMention | AlteredName | None:
@@ -229,11 +230,13 @@ class TextMatcher:
         seen: set[tuple[str, ...]] = set()
         names_read: list[tuple[str, frozenset[int]]] = []  # (brand, words) of readings that spell a name
         pieces: dict[int, frozenset[int]] = {}  # id of an imitation -> the words it was read from
-        for run, boxes, words, text, cut in _readings(tokens):
+        for run, boxes, words, text, cut in _readings(tokens, self._names_spelled_inside):
             confidence = min(t.confidence for t in run)
             if len(text_key(text)) <= SHORT_NAME and confidence < SHORT_NAME_MIN_CONFIDENCE:
                 continue
             found = self.match_text(text, confidence)
+            if isinstance(run, _Inner) and isinstance(found, AlteredName) and found.kind == "separators":
+                found = BrandMention(text, found.brand, confidence)  # a name's letters among others: no spacing of its own
             if cut and isinstance(found, AlteredName) and self._more_separators_than_the_name(found):
                 continue  # where a printed word is cut is no evidence ("costco.co" of "costco.co.uk" is no "Costco-co")
             spelled = isinstance(found, BrandMention) and self._spells(text, found.brand)
@@ -271,6 +274,87 @@ class TextMatcher:
             if not inside and found.brand not in {m.brand for m in mentions}:
                 mentions.append(found)
         return mentions, altered
+
+    def _names_spelled_inside(self, letters: Sequence[str]) -> list[tuple[int, int]]:
+        """Where in a run of characters spelled out one at a time (their texts) a name, or an
+        imitation of one by look-alikes or other scripts, is spelled among other words: "S A L E
+        N I K F" holds "N I K F" (letters 4-8), "S A L E N I K E" the name (read as a mention).
+
+        Spaced-out letters lose the spaces between words, so the run is cut into pieces the
+        likeliest way, as a reader would: ordinary words (a common word costs little, a rare one
+        much: `_PIECE_COST` + 9 - its Zipf frequency; other real brands count as rare words),
+        numbers, stretches no word explains (dear, and dearer by the letter), and readings of a
+        target, each as a word seen once in a billion (`_NAME_COST`, a little more the further it
+        is from the name). The readings the cheapest cut takes are returned. Honest spaced-out
+        text ("N E W A R R I V A L", "B I G S A L E") is cheaper as its own words; "A D I B A S"
+        is cheaper as one reading than as "AD" + "IB" + "AS". Without the spaces, typos are too
+        easy to find across words ("B A T H E U" is DATEV with one), so only readings without
+        typos count; and a look-alike reading is no reading where its letters are ordinary words
+        from end to end ("B A T E U": "BAT" + "EU"), nor beside letters no word explains, where it
+        may have cut a rare word short ("D A P E" + "U" of "DAP EU")."""
+        keys = [text_key(letter) for letter in letters]
+        text = "".join(keys)
+        if len(keys) != len(text) or not _SPELLED_OUT_MIN * 2 - 1 <= len(text) <= _INNER_MAX:
+            return []
+        costs = self._spelled_costs(text)
+        word_ends: dict[int, list[int]] = {}
+        for (start, end), (_, word) in costs.items():
+            if word:
+                word_ends.setdefault(start, []).append(end)
+        reach: dict[int, set[int]] = {}  # start -> where ordinary words from it can end
+        readings: dict[tuple[int, int], bool] = {}  # span -> an imitation (not the name itself)
+        for start, end in self._spelled_like_a_target(text):
+            if (start, end) == (0, len(text)):
+                continue  # the whole run is read anyway
+            found = self.match_text(" ".join(letters[start:end]))
+            if not isinstance(found, (AlteredName, BrandMention)) or (isinstance(found, AlteredName) and (found.kind == "embedded" or _any_typo(found))):
+                continue
+            imitation = isinstance(found, AlteredName) and found.kind != "separators"  # not the name's own letters
+            if imitation and found.kind == "look-alike" and end in _reachable(start, word_ends, reach):
+                continue  # letters that are ordinary words from end to end ("B A T E U": "BAT" + "EU") are those words
+            score = found.score if isinstance(found, AlteredName) else 1.0
+            readings[start, end] = imitation
+            costs[start, end] = (_NAME_COST + _READING_COST * (1.0 - score), False)  # the closer reading first
+        cut = _cheapest_cut(len(text), costs)
+        found_spans = []
+        for k, (start, end, _) in enumerate(cut):
+            if (start, end) not in readings:
+                continue
+            beside = [cut[j] for j in (k - 1, k + 1) if 0 <= j < len(cut)]
+            if readings[start, end] and any(not word and (s, e) not in readings for s, e, word in beside):
+                continue  # an imitation beside letters no word explains may have cut a rare word short ("D A P E" + "U")
+            found_spans.append((start, end))
+        return found_spans
+
+    def _spelled_like_a_target(self, text: str) -> set[tuple[int, int]]:
+        """Spans of a key that spell a target's name letter for letter or by look-alikes (the
+        only readings `_names_spelled_inside` takes), found with one pattern per name instead
+        of matching every span of the run."""
+        if self._target_patterns is None:
+            keys = sorted({n.key for brand in self.catalog.brands for n in self.catalog.spellings(brand.id) if len(n.key) >= SHORT_NAME})
+            self._target_patterns = [re.compile(f"(?=({_lookalike_pattern(key)}))") for key in keys]
+        return {found.span(1) for pattern in self._target_patterns for found in pattern.finditer(text)}
+
+    def _spelled_costs(self, text: str) -> dict[tuple[int, int], tuple[float, bool]]:
+        """What reading each stretch of spelled-out letters as one piece costs, and whether it is
+        an ordinary word or number (`_names_spelled_inside`). A target's name, or its plural, is no
+        ordinary word; 2-3 letters only a common one (`_SHORT_WORD_ZIPF`)."""
+        costs: dict[tuple[int, int], tuple[float, bool]] = {}
+        for start, end in _spans(len(text), 1, _LONGEST_WORD):
+            word = text[start:end]
+            costs[start, end] = (_UNKNOWN_COST + _UNKNOWN_LETTER_COST * len(word), False)
+            if word.isdigit():
+                costs[start, end] = (_PIECE_COST + _NUMBER_COST, True)
+            elif len(word) >= 2 and not self._is_target_key(word) and not (word.endswith("s") and self._is_target_key(word[:-1])):
+                zipf = word_zipf(word) if word.isalpha() else 0.0
+                if zipf >= _SHORT_WORD_ZIPF.get(len(word), self.honest_word_zipf):
+                    costs[start, end] = (_PIECE_COST + 9.0 - zipf, True)
+                elif len(word) >= SHORT_NAME and self.catalog.by_key(word):  # another real brand ("C L I O N", "G I T E E")
+                    costs[start, end] = (_PIECE_COST + 9.0 - self.honest_word_zipf, True)
+        return costs
+
+    def _is_target_key(self, key: str) -> bool:
+        return any(n.is_target for n in self.catalog.by_key(key))
 
     def _more_separators_than_the_name(self, found: AlteredName) -> bool:
         """More separators in the imitation's text than in any spelling of the brand's name: read
@@ -384,7 +468,7 @@ def _corrected_lookalike(run: Sequence[OcrToken], mention: BrandMention) -> Alte
     return AlteredName(mention.text, mention.brand, "look-alike", changes, 0.8)
 
 
-def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], Sequence[OcrToken], frozenset[int], str, bool]]:
+def _readings(tokens: Sequence[OcrToken], inside: _InsideFinder | None = None) -> Iterable[tuple[Sequence[OcrToken], Sequence[OcrToken], frozenset[int], str, bool]]:
     """Every token and run as text: runs joined by a space, and without one where the boxes touch;
     then the words of tokens that hold several (a detector that boxes whole lines returns
     "ORIGINAL ADIBAS SHOES" as one token), alone and in runs, with their neighbours in other
@@ -392,9 +476,9 @@ def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], 
     of domains, handles and compounds ("www.n1ke.shop": "www", "n1ke", "shop"). Words of one
     token read together keep its own spelling between them ("Coca-Cola", not "Coca Cola"). Each
     reading comes with the OCR boxes it was read from, its pieces (their ids), and whether it
-    cuts a printed word (`_cuts`)."""
+    cuts a printed word (`_cuts`). `inside` says where to read inside a word spelled out (`_runs`)."""
     words, parent, words_of = _words(tokens)
-    for run in _runs(tokens):
+    for run in _runs(tokens, inside=inside):
         span = frozenset(w for token in run for w in words_of[id(token)])
         yield run, run, span, " ".join(t.text for t in run), False
         if len(run) > 1 and _touching(run):
@@ -405,7 +489,7 @@ def _readings(tokens: Sequence[OcrToken]) -> Iterable[tuple[Sequence[OcrToken], 
     cut_up = any(sizes[place[3]] > 1 for place in parent.values())  # else the pieces are the printed words
     read: set[tuple[int, ...]] = set()
     for printed in (True, False) if cut_up else (False,):
-        for run in _runs(words, parent, printed):
+        for run in _runs(words, parent, printed, inside):
             ids = tuple(id(word) for word in run)
             if ids in read or not any(i in parent for i in ids):
                 continue  # read already, or whole tokens (read above)
@@ -493,11 +577,15 @@ def _cuts(run: Sequence[OcrToken], parent: dict[int, _Place], sizes: Counter) ->
     return not (len(labels) == 1 and all(sizes[label] == count for label, count in labels.items()))
 
 
-def _runs(tokens: Sequence[OcrToken], parent: dict[int, _Place] | None = None, printed: bool = False) -> Iterable[Sequence[OcrToken]]:
+def _runs(
+    tokens: Sequence[OcrToken], parent: dict[int, _Place] | None = None, printed: bool = False, inside: _InsideFinder | None = None
+) -> Iterable[Sequence[OcrToken]]:
     """Each token, then runs of 2-3 neighbouring units on the same text line, left to right. A
     unit is a token (or a piece of one, with the pieces' `parent`), or with `printed` the pieces
     of one printed word; three or more single characters in a row are one unit, a word spelled
-    out ("N I K E shoes", one box per letter, or "N.I.K.E" cut into pieces)."""
+    out ("N I K E shoes", one box per letter, or "N.I.K.E" cut into pieces), and the spans of
+    its letters that `inside` names are read too (words spelled out back to back, "S A L E N I K E",
+    lose the space between them)."""
     for token in tokens:
         yield (token,)
     for line in _lines(tokens):
@@ -505,6 +593,10 @@ def _runs(tokens: Sequence[OcrToken], parent: dict[int, _Place] | None = None, p
         for unit in units:
             if len(unit) > 1:
                 yield unit
+                letters = [text_key(token.text) for token in unit]
+                if inside is not None and all(len(letter) == 1 for letter in letters):
+                    for start, end in inside([token.text for token in unit]):
+                        yield _Inner(unit[start:end])
         for size in (2, 3):
             for start in range(len(units) - size + 1):
                 run = [token for unit in units[start : start + size] for token in unit]
@@ -526,6 +618,78 @@ def _printed_words(line: Sequence[OcrToken], parent: dict[int, _Place]) -> list[
 
 #: Fewest single characters in a row read as one word spelled out ("a b" is noise).
 _SPELLED_OUT_MIN = 3
+#: Where to read inside the letters of a word spelled out (their texts): spans (start, end).
+_InsideFinder = Callable[[Sequence[str]], list[tuple[int, int]]]
+
+
+class _Inner(list):
+    """Letters read from inside a longer run of letters spelled out ("N I K E" of "S A L E N I K E")."""
+#: Most letters spelled out in a row searched for names inside (a line of a box per letter is
+#: tens; thousands are no printed text and stay one unit, read whole).
+_INNER_MAX = 80
+#: Longest word looked for where spelled-out letters are cut into words.
+_LONGEST_WORD = 24
+#: Costs of the pieces spelled-out letters are cut into (`TextMatcher._names_spelled_inside`): each
+#: piece (fewer, longer words are the likelier reading), and besides a number; a stretch no word
+#: explains costs as a word seen once in a billion, and more for each letter; a name or imitation
+#: as a word seen once in a billion.
+_PIECE_COST = 2.0
+_NUMBER_COST = 3.0
+_UNKNOWN_COST = _PIECE_COST + 9.0
+_UNKNOWN_LETTER_COST = 3.5
+_NAME_COST = _PIECE_COST + 9.0
+#: What a reading's distance from the name adds (times 1 - its score): "N I K F" before "2 N I K F".
+_READING_COST = 4.0
+_NO_WORD = float("inf")
+#: Zipf frequency that words of 2 and 3 letters need to be cut from spelled-out letters: wordfreq
+#: holds most pairs of letters and many triples ("ni" 3.9, "kf" 2.6, "adi" 3.0, "bas" 3.2: "N I K F"
+#: and "A D I B A S" would be cut into them); "eu", "uk", "mm", "new", "bag", "usb", "kg" stay words.
+_SHORT_WORD_ZIPF = {2: 4.5, 3: 4.0}
+
+
+def _lookalike_pattern(key: str) -> str:
+    """A regular expression for a name's key spelled letter for letter or with look-alikes
+    (`text/lookalikes.py`): "nike" -> "n[il1|!¡j]k[e3f€£c]" and the like."""
+    parts = []
+    for char in key:
+        same = {char} | {t for t, letters in PRINT_LOOKALIKES.items() if char in letters}
+        same |= {other for pair in LOOKALIKE_PAIRS if char in pair for other in pair}
+        sequences = [seq for seq, letter in LOOKALIKE_SEQUENCES.items() if letter == char]
+        options = "[" + "".join(re.escape(ch) for ch in sorted(same)) + "]"
+        parts.append(f"(?:{'|'.join([options, *map(re.escape, sequences)])})" if sequences else options)
+    return "".join(parts)
+
+
+def _cheapest_cut(length: int, costs: dict[tuple[int, int], tuple[float, bool]]) -> list[tuple[int, int, bool]]:
+    """The cheapest cut of `length` positions into spans with `costs` (cost, is a word), every
+    single position among them: its pieces as (start, end, is a word)."""
+    best = [0.0] + [_NO_WORD] * length
+    came = [0] * (length + 1)
+    for (start, end), (cost, _) in sorted(costs.items(), key=lambda item: item[0][1]):
+        if best[start] + cost < best[end]:
+            best[end], came[end] = best[start] + cost, start
+    cut: list[tuple[int, int, bool]] = []
+    end = length
+    while end > 0:
+        cut.append((came[end], end, costs[came[end], end][1]))
+        end = came[end]
+    return cut[::-1]
+
+
+def _reachable(start: int, ends: dict[int, list[int]], known: dict[int, set[int]]) -> set[int]:
+    """Where a chain of pieces from `start` can end (`ends`: each piece's end by its start)."""
+    if start not in known:
+        known[start] = set()
+        for end in ends.get(start, ()):
+            known[start] |= {end} | _reachable(end, ends, known)
+    return known[start]
+
+
+def _spans(length: int, shortest: int, longest: int) -> Iterable[tuple[int, int]]:
+    """(start, end) of every stretch of `shortest` to `longest` of `length` positions."""
+    for start in range(length):
+        for end in range(start + shortest, min(length, start + longest) + 1):
+            yield start, end
 
 
 def _spelled_out(units: list[list[OcrToken]], parent: dict[int, _Place] | None) -> list[list[OcrToken]]:
