@@ -419,6 +419,8 @@ def _one_box(matcher: TextMatcher, text: str, box=BOX) -> tuple[list[tuple[str, 
         ("buy at rolexx.net now", "rolexx", "rolex"),
         ("www.ADI-DAS.com", "ADI-DAS", "adidas"),  # separators inside one label of a domain still count
         ("shop.nike-e.net", "nike-e", "nike"),
+        ("www.samsung.g.com", "samsung.g", "samsung"),  # a one-letter label repeating the name's last letter
+        ("https://www.gucci.i.com/sale", "gucci.i", "gucci"),
     ],
 )
 def test_imitations_inside_domains_handles_and_compounds(text, read, brand):
@@ -536,6 +538,19 @@ def test_a_printed_word_cut_at_its_punctuation_is_no_evidence_of_separators():
         assert [b for _, b in mentions] == [brand] and altered == [], (text, mentions, altered)
     for text in ("https://COST.co.uk/sale", "www.e.com", "www.ec.co.uk"):
         assert _one_box(matcher, text) == ([], []), text
+
+
+def test_a_name_and_a_label_of_its_last_letters_that_a_domain_can_end_in_stay_honest():
+    """A one-letter label after a name is put there ("samsung.g"; no domain ends in one letter);
+    two letters may be the country ("bosch.ch", "asus.us") or "co" of "co.uk", and another
+    one-letter label ("nike.k") repeats nothing."""
+    catalog = BrandCatalog([Brand("costco", "Costco"), Brand("bosch", "Bosch"), Brand("asus", "ASUS"), Brand("apple", "Apple"),
+                            Brand("nike", "Nike"), Brand("samsung", "Samsung")])
+    matcher = TextMatcher(catalog)
+    for text, brand in [("shop.nike.co.uk", "nike"), ("samsung.com.cn", "samsung"), ("apple.co", "apple"), ("https://costco.co.uk/sale", "costco"),
+                        ("www.bosch.ch", "bosch"), ("www.asus.us", "asus"), ("www.nike.k.com", "nike"), ("s.nike.com", "nike")]:
+        mentions, altered = _one_box(matcher, text)
+        assert [b for _, b in mentions] == [brand] and altered == [], (text, mentions, altered)
 
 
 def test_a_title_is_matched_word_by_word_as_one_token_of_any_box():

@@ -566,7 +566,10 @@ def _run_text(run: Sequence[OcrToken], parent: dict[int, _Place]) -> str:
 
 def _cuts(run: Sequence[OcrToken], parent: dict[int, _Place], sizes: Counter) -> bool:
     """Does the run cut a printed word: hold some of its pieces but not all, and not just all of
-    one label ("nike-e" of "www.nike-e.com")? A word spelled out ("N.I.K.E") is no cut."""
+    one label ("nike-e" of "www.nike-e.com")? A word spelled out ("N.I.K.E") is no cut, nor a
+    whole label followed by a label of one letter ("samsung.g" of "www.samsung.g.com": no
+    top-level or country domain is one letter, so the letter is put there; "costco.co" of
+    "costco.co.uk" stays a cut)."""
     keys = [text_key(word.text) for word in run]
     if all(len(key) == 1 for key in keys) and _spelled_out_word(keys):
         return False
@@ -574,7 +577,10 @@ def _cuts(run: Sequence[OcrToken], parent: dict[int, _Place], sizes: Counter) ->
     printed, labels = Counter(place[3] for place in places), Counter(place[4] for place in places)
     if all(sizes[word] == count for word, count in printed.items()):
         return False
-    return not (len(labels) == 1 and all(sizes[label] == count for label, count in labels.items()))
+    whole_labels = all(sizes[label] == count for label, count in labels.items())
+    if whole_labels and len(labels) == 2 and len(printed) == 1 and len(keys[-1]) == 1 and keys[-1].isalpha() and len(places) == len(run):
+        return False
+    return not (len(labels) == 1 and whole_labels)
 
 
 def _runs(
