@@ -553,6 +553,19 @@ def test_a_name_and_a_label_of_its_last_letters_that_a_domain_can_end_in_stay_ho
         assert [b for _, b in mentions] == [brand] and altered == [], (text, mentions, altered)
 
 
+def test_a_name_and_its_own_country_domain_is_a_mention():
+    """"hermes.es" is Hermès in Spain, not Hermes with its last letters repeated ("Nike-e" and
+    "nike.e" still are: no country domain is one letter, and a hyphen is no dot)."""
+    catalog = BrandCatalog([Brand("costco", "Costco"), Brand("hermes", "Hermes"), Brand("puma", "Puma"), Brand("bosch", "Bosch"),
+                            Brand("asus", "ASUS"), Brand("nike", "Nike")])
+    matcher = TextMatcher(catalog)
+    for text in ("costco.co", "hermes.es", "puma.ma", "bosch.ch", "asus.us", "HERMES.ES sale"):
+        mentions, altered = _one_box(matcher, text)
+        assert altered == [] and len(mentions) == 1, (text, mentions, altered)
+    for text in ("Nike-e", "nike.e", "nike-ke"):
+        assert _one_box(matcher, text)[1] == [(text, "nike")], text
+
+
 def test_a_title_is_matched_word_by_word_as_one_token_of_any_box():
     """`match_text` reads its text as one name; a title goes to `match_tokens` as one token."""
     assert MATCHER.match_text("GUCCl bag") is None

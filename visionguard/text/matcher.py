@@ -137,7 +137,9 @@ class TextMatcher:
         return sorted(found, key=lambda n: -len(n.key))
 
     def _echo(self, text: str) -> AlteredName | None:
-        """The name, a separator, and its own last letters again: "Nike-e", "XML_L", "Gltf.f"."""
+        """The name, a separator, and its own last letters again: "Nike-e", "XML_L", "Gltf.f". Two
+        letters after a dot may be the brand's own country domain ("hermes.es", "puma.ma", "bosch.ch",
+        "costco.co"), not an echo."""
         head, separator, tail = text.rstrip().rpartition(_last_separator(text))
         if not separator or not head.strip() or not tail.strip():
             return None
@@ -145,6 +147,8 @@ class TextMatcher:
         tail_key = text_key(tail)
         if not names or not tail_key or len(tail_key) > 2 or not names[0].key.endswith(tail_key):
             return None
+        if separator == "." and len(tail_key) == 2 and tail_key.isalpha():
+            return None  # a country code top-level domain (or "co"), as likely as a repetition
         return AlteredName(text, names[0].brand, "repetition", [f"repetition of '{tail_key}' after a separator"], 0.8)
 
     def _same_letters(self, text: str, names: list[BrandName]) -> BrandMention | AlteredName | None:
