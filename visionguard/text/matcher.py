@@ -603,8 +603,7 @@ def _runs(
         for unit in units:
             if len(unit) > 1:
                 yield unit
-                letters = [text_key(token.text) for token in unit]
-                if inside is not None and all(len(letter) == 1 for letter in letters):
+                if inside is not None and all(len(text_key(token.text)) == 1 for token in unit):
                     for start, end in inside([token.text for token in unit]):
                         yield _Inner(unit[start:end])
         for size in (2, 3):
@@ -633,7 +632,10 @@ _InsideFinder = Callable[[Sequence[str]], list[tuple[int, int]]]
 
 
 class _Inner(list):
-    """Letters read from inside a longer run of letters spelled out ("N I K E" of "S A L E N I K E")."""
+    """Letters read from inside a longer run of letters spelled out ("N I K E" of "S A L E N I K E"):
+    `match_tokens` reads the name's own letters there as a mention, not as a name spaced out."""
+
+
 #: Most letters spelled out in a row searched for names inside (a line of a box per letter is
 #: tens; thousands are no printed text and stay one unit, read whole).
 _INNER_MAX = 80
