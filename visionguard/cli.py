@@ -653,7 +653,7 @@ class _Tally:
         if status == "error" or risk > 0:
             reasons = row.get("reasons")
             # an error line may carry its title's findings too: both are shown
-            why = "; ".join([str(row["error"])] * bool(row.get("error")) + (list(map(str, reasons)) if isinstance(reasons, list) else []))
+            why = "; ".join(([str(row["error"])] if row.get("error") else []) + (list(map(str, reasons)) if isinstance(reasons, list) else []))
             self.flagged.append((status, risk, str(row.get("path")), str(why)))
             if len(self.flagged) > 10 * _SUMMARY_ROWS:  # flat memory on millions of flagged images
                 self.flagged = self.top()
