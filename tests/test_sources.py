@@ -327,3 +327,17 @@ def test_results_sinks_and_text_matcher_do_not_import_numpy():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_an_exactly_named_image_column_wins_over_a_loosely_named_one(tmp_path):
+    """Before names were compared loosely, only an exact "image_path" was read: a manifest that
+    added one beside an export's "Image" (URLs) must keep reading its local paths, not turn
+    every line into a URL error (and its earlier results into ones --resume cannot match)."""
+    manifest = tmp_path / "export.csv"
+    manifest.write_text("Image,image_path,listing_id\nhttps://cdn.example.com/a.jpg,photos/a.jpg,L1\n", encoding="utf-8")
+    (item,) = sources.iter_inputs([manifest])
+    assert (item.path, item.error) == ("photos/a.jpg", None)
+    assert item.listing == {"Image": "https://cdn.example.com/a.jpg", "listing_id": "L1"}
+    loose = tmp_path / "loose.csv"  # with no exact name, the loose one is read
+    loose.write_text("Image Path,listing_id\nphotos/b.jpg,L2\n", encoding="utf-8")
+    assert [item.path for item in sources.iter_inputs([loose])] == ["photos/b.jpg"]
