@@ -341,3 +341,14 @@ def test_an_exactly_named_image_column_wins_over_a_loosely_named_one(tmp_path):
     loose = tmp_path / "loose.csv"  # with no exact name, the loose one is read
     loose.write_text("Image Path,listing_id\nphotos/b.jpg,L2\n", encoding="utf-8")
     assert [item.path for item in sources.iter_inputs([loose])] == ["photos/b.jpg"]
+
+
+def test_a_loosely_named_claimed_brand_column_comes_before_a_brand_column():
+    """claimed_brand, "or brand" (README): a "Claimed Brand" column is the claim even where the
+    manifest also has an exact "brand" (it was read first, being named exactly)."""
+    listing = {"brand": "Nike", "Claimed Brand": "Generic", "Title": "shoes"}
+    assert sources.listing_value(listing, sources.CLAIMED_BRAND_COLUMNS) == "Generic"
+    assert sources.listing_value({"brand": "Nike", "claimed_brand": "Puma"}, sources.CLAIMED_BRAND_COLUMNS) == "Puma"
+    assert sources.listing_value({"Brand": "Nike"}, sources.CLAIMED_BRAND_COLUMNS) == "Nike"
+    assert sources.listing_value(listing, (sources.TITLE_COLUMN,)) == "shoes"
+    assert sources.listing_value({}, sources.CLAIMED_BRAND_COLUMNS) is None

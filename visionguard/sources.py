@@ -221,12 +221,17 @@ def column_key(name: str) -> str:
 
 
 def listing_value(listing: dict[str, Any], names: Sequence[str]) -> Any:
-    """The value of the first of `names` the listing has, its column named in any case or spacing."""
+    """The value of the first of `names` the listing has, its column named in any case or spacing
+    (one named exactly first): "Claimed Brand" before "brand"."""
+    keys = None
     for name in names:
         if name in listing:
             return listing[name]
-    keys = {column_key(str(k)): k for k in listing}
-    return next((listing[keys[name]] for name in names if name in keys), None)
+        if keys is None:
+            keys = {column_key(str(k)): k for k in listing}
+        if name in keys:
+            return listing[keys[name]]
+    return None
 
 
 def _file_list(spec: str) -> Iterator[ScanInput]:
