@@ -404,3 +404,17 @@ def test_a_listing_whose_photo_cannot_be_read_keeps_its_title_s_findings(scanner
     assert imitation.risk >= 0.45 and "title text 'ADIBAS' imitates adidas (look-alike d->b)" in imitation.reasons
     assert imitation.claimed_brands == ["Generic"] and imitation.brand is None
     assert plain.status == "error" and plain.risk == 0.0 and not plain.reasons
+
+
+def test_an_error_line_without_a_title_still_says_what_the_listing_claims(scanner, tmp_path):
+    """`claimed_brands` is on every result (README): a listing with a claimed_brand and no title
+    whose photo cannot be read kept [] (only a title made the error line look at its listing)."""
+    from visionguard.sources import ScanInput
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    claimed, nothing = scanner.scan([ScanInput(str(broken), "broken.jpg", {"listing_id": "L1", "claimed_brand": "Puma"}),
+                                     ScanInput(str(broken), "broken.jpg", {"listing_id": "L2", "claimed_brand": "n/a"})])
+    assert claimed.status == "error" and claimed.claimed_brands == ["puma"]
+    assert claimed.risk == 0.0 and not claimed.reasons and not claimed.altered
+    assert nothing.status == "error" and nothing.claimed_brands == []

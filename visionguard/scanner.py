@@ -365,13 +365,15 @@ class Scanner:
 
     def _score_listing_only(self, result: ScanResult) -> None:
         """A listing whose photo could not be scanned keeps what its title says ("ADIBAS shoes"):
-        its error line carries the title's findings and their risk (the photo's are unknown)."""
-        if listing_value(result.listing, (TITLE_COLUMN,)) is None:
+        its error line carries the title's findings and their risk (the photo's are unknown), and
+        the brands the listing claims, with a title or without."""
+        if not result.listing:  # a folder's, a list's or a shard's image: nothing claimed, nothing to match
             return
-        try:
-            self._match_title(result)
-        except Exception:  # noqa: BLE001 - the line already says what failed; the scan goes on
-            return
+        if listing_value(result.listing, (TITLE_COLUMN,)) is not None:
+            try:
+                self._match_title(result)
+            except Exception:  # noqa: BLE001 - the line already says what failed; the scan goes on
+                return
         result.claimed_brands = self._claimed_brands(result)
         apply_evidence(result, None, self.brand_names)
 
