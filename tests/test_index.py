@@ -13,7 +13,7 @@ from PIL import Image
 from visionguard import GalleryIndex, Scanner, build_index
 from visionguard.decode import decode
 from visionguard.embed import trim_border
-from visionguard.index import add_to_index
+from visionguard.index import add_to_index, remove_from_index
 from visionguard.verify import THUMBNAIL_SIDE, thumbnail
 from visionguard.gallery import Brand
 from visionguard.errors import GalleryError, IndexLoadError, VisionGuardError
@@ -188,6 +188,22 @@ def test_logos_in_vector_formats_are_named_not_silently_left_out(tmp_path):
     (root / "vector-only" / "logo.EPS").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0")
     with pytest.raises(GalleryError, match="'vector-only' in gallery .* has no images \\(its EPS files are not read: export the logos as PNG\\)"):
         build_index(root, tmp_path / "out2")
+
+
+def test_a_removed_brand_s_vector_logo_stays_out_on_the_next_add(tmp_path):
+    """`index remove --brand` takes the brand's skipped SVG out with its images; the next `index add`
+    of the same gallery recorded it as skipped again (a warning about a brand the user removed,
+    and the whole index written again for it); --readd-removed brings it back."""
+    root = _gallery(tmp_path, {"acme": 1, "beta": 1})
+    (root / "acme" / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    index_dir = tmp_path / "out"
+    build_index(root, index_dir, read_logo_text=False)
+    remove_from_index(index_dir, brands=["acme"])
+    index, done = add_to_index(root, index_dir, read_logo_text=False)
+    assert index.skipped == [] and done.held_back == ["acme/0.png"]
+    assert GalleryIndex.load(index_dir).skipped == [] and "acme/logo.svg" in GalleryIndex.load(index_dir).removed
+    index, _ = add_to_index(root, index_dir, read_logo_text=False, readd_removed=True)
+    assert [item["path"] for item in index.skipped] == ["acme/logo.svg"] and index.removed == []
 
 
 def test_blank_gallery_images_are_skipped_and_recorded(tmp_path):

@@ -493,8 +493,10 @@ def add_to_index(
         else:
             embed.append((path, brand_id))
     if readd_removed:
-        offered = {path for path, _ in gallery.images}
+        offered = {path for path, _ in gallery.images} | {path for path, _ in gallery.unread}
         index.removed = [path for path in index.removed if path not in offered]
+    else:  # an SVG of a brand 'index remove' took out stays out too: no warning for it, no rewrite of the index
+        gallery.unread = [(path, why) for path, why in gallery.unread if path not in removed]
     replaced = {path for path, _ in embed if path in known}
     gallery.images = embed
     # framed as the index's other logos were (an index built before framing has no margin recorded)
