@@ -338,9 +338,9 @@ def test_an_exactly_named_image_column_wins_over_a_loosely_named_one(tmp_path):
     (item,) = sources.iter_inputs([manifest])
     assert (item.path, item.error) == ("photos/a.jpg", None)
     assert item.listing == {"Image": "https://cdn.example.com/a.jpg", "listing_id": "L1"}
-    loose = tmp_path / "loose.csv"  # with no exact name, the loose one is read
-    loose.write_text("Image Path,listing_id\nphotos/b.jpg,L2\n", encoding="utf-8")
-    assert [item.path for item in sources.iter_inputs([loose])] == ["photos/b.jpg"]
+    loose = tmp_path / "loose.csv"  # without one of the names earlier versions read, the loose one is read, in order
+    loose.write_text("image_url,Image Path,listing_id\nhttps://cdn.example.com/b.jpg,photos/b.jpg,L2\n", encoding="utf-8")
+    assert [(item.path, item.error) for item in sources.iter_inputs([loose])] == [("photos/b.jpg", None)]
 
 
 def test_a_loosely_named_claimed_brand_column_comes_before_a_brand_column():

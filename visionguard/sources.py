@@ -73,9 +73,13 @@ def iter_image_files(root: str | os.PathLike) -> Iterator[tuple[str, str]]:
 
 
 
-#: Manifest columns that may name the image, in order of preference; a column named exactly so
-#: is taken first, else one named so with case, spaces and hyphens aside ("Image Path" is image_path).
+#: Manifest columns that may name the image, in order of preference; a manifest's column
+#: names are compared with case, spaces and hyphens aside ("Image Path" is image_path), after
+#: `_EXACT_IMAGE_COLUMNS`.
 IMAGE_COLUMNS = ("image", "image_path", "image_file", "path", "file", "filename", "file_name", "photo", "image_url")
+#: The image columns earlier versions read, by their exact names only: one of them, named so, is
+#: taken before any other (a manifest that worked before reads the same column).
+_EXACT_IMAGE_COLUMNS = ("image", "image_path", "path", "file")
 #: The manifest column holding the listing's title: its text is matched for brand names and
 #: imitations of them, like the text OCR reads in the photo.
 TITLE_COLUMN = "title"
@@ -253,9 +257,9 @@ def _manifest(spec: str, suffix: str) -> Iterator[ScanInput]:
     column = None
     for number, row in rows:
         if column is None:
-            # a column named exactly as one of IMAGE_COLUMNS first, as before names were compared loosely: a
-            # manifest that added "image_path" beside an export's "Image" (URLs) keeps reading image_path
-            column = next((c for c in IMAGE_COLUMNS if c in row), None)
+            # a column named exactly as earlier versions read it first: a manifest that added "image_path"
+            # beside an export's "Image" (URLs) keeps reading image_path (and its results stay resumable)
+            column = next((c for c in _EXACT_IMAGE_COLUMNS if c in row), None)
             if column is None:
                 keys = {column_key(str(c)): c for c in reversed(list(row))}  # the first of two that compare equal
                 column = next((keys[c] for c in IMAGE_COLUMNS if c in keys), None)
