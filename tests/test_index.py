@@ -707,17 +707,9 @@ def test_a_replacement_of_the_same_size_is_found_by_its_content_and_unchanged_fi
 
     from typer.testing import CliRunner
 
-    import visionguard.index as index_module
     from visionguard.cli import app
 
-    root = tmp_path / "gallery"
-    (root / "acme").mkdir(parents=True)
-    _mark((200, 30, 30)).save(root / "acme" / "a.bmp")
-    _mark((30, 30, 200)).save(root / "acme" / "b.bmp")
-    index_dir = tmp_path / "index"
-    build_index(root, index_dir, read_logo_text=False)
-    reads, read = [], index_module.file_signature
-    monkeypatch.setattr(index_module, "file_signature", lambda path: reads.append(Path(path).name) or read(path))
+    root, index_dir, reads = _two_image_index_watching_reads(tmp_path, monkeypatch)
 
     assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == [] and reads == []
     stamp = (root / "acme" / "a.bmp").stat().st_mtime_ns + 10**9  # whole seconds later: coarse file-system clocks
@@ -737,11 +729,8 @@ def test_a_replacement_of_the_same_size_is_found_by_its_content_and_unchanged_fi
     assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == [] and reads == []
 
 
-def test_a_same_size_file_replaced_at_another_time_is_hashed_once(tmp_path, monkeypatch):
-    """`index add` hashed such a file to find it changed, then again to record its signature
-    when embedding it: the first signature is the one recorded."""
-    import os
-
+def _two_image_index_watching_reads(tmp_path, monkeypatch) -> tuple[Path, Path, list[str]]:
+    """A two-image gallery, its index, and the names of the files hashed (`file_signature`) from now on."""
     import visionguard.index as index_module
 
     root = tmp_path / "gallery"
@@ -752,13 +741,24 @@ def test_a_same_size_file_replaced_at_another_time_is_hashed_once(tmp_path, monk
     build_index(root, index_dir, read_logo_text=False)
     reads, read = [], index_module.file_signature
     monkeypatch.setattr(index_module, "file_signature", lambda path: reads.append(Path(path).name) or read(path))
+    return root, index_dir, reads
+
+
+def test_a_same_size_file_replaced_at_another_time_is_hashed_once(tmp_path, monkeypatch):
+    """`index add` hashed such a file to find it changed, then again to record its signature
+    when embedding it: the first signature is the one recorded."""
+    import os
+
+    import visionguard.index as index_module
+
+    root, index_dir, reads = _two_image_index_watching_reads(tmp_path, monkeypatch)
     stamp = (root / "acme" / "a.bmp").stat().st_mtime_ns + 10**9
     _mark((30, 200, 30)).save(root / "acme" / "a.bmp")  # a BMP of the same dimensions: the same size
     os.utime(root / "acme" / "a.bmp", ns=(stamp, stamp))
     assert add_to_index(root, index_dir, read_logo_text=False)[1].replaced == ["acme/a.bmp"]
     assert reads == ["a.bmp"]
     recorded = GalleryIndex.load(index_dir, signatures=True).signatures["acme/a.bmp"]
-    assert recorded == read(root / "acme" / "a.bmp")  # the new file's signature, its new time included
+    assert recorded == index_module.file_signature(root / "acme" / "a.bmp")  # the new file's signature, its new time included
 
 
 def test_an_index_without_signatures_takes_its_files_as_unchanged(tmp_path):
